@@ -1,0 +1,152 @@
+import { isBlockId } from '../block-id.js';
+import {
+  BLOCK_BYTES_MAX, GROUPS_MAX, NAME_BYTES_MAX, READDIR_ENTRIES_MAX, SLICES_PER_CHUNK_MAX, SYMLINK_BYTES_MAX,
+  XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, CHUNK_BYTES, FILE_BYTES_MAX,
+} from '../limits.js';
+import { isTime, type Time } from '../time.js';
+import {
+  array, bytes, int, literal, object, optional, str, uint, unknownValue, Invalid,
+  type Check, type Infer,
+} from '../wire/validate.js';
+import type { Attr, DirEntry, NodeInfo, Slice, StatFs } from '../types.js';
+
+/**
+ * The one table of tidefs operations: each op's argument schema (checked on the node before use)
+ * and, in OpResults, what a successful reply carries. Names are what travels in `op`.
+ */
+const ino = uint();
+const name = str({ maxBytes: NAME_BYTES_MAX * 4 }); // the state machine returns ENAMETOOLONG past NAME_BYTES_MAX
+const time: Check<Time> = (x, p) => (isTime(x) ? x : new Invalid(p, 'expected [sec, nsec]'));
+const blockId: Check<string> = (x, p) => (isBlockId(x) ? x : new Invalid(p, 'expected a block id'));
+const cred = object({ uid: uint(0xffffffff), gid: uint(0xffffffff), groups: array(uint(0xffffffff), GROUPS_MAX) });
+const session = str({ maxBytes: 64 });
+/** Optional on every namespace change: lets the state machine answer a retried request with its first reply. */
+const seq = optional(uint());
+
+export const slice = object({ pos: uint(CHUNK_BYTES - 1), len: uint(CHUNK_BYTES), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
+export const chunkSlice = object({ chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), pos: uint(CHUNK_BYTES - 1), len: int({ min: 1, max: CHUNK_BYTES }), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
+const timeArg = (x: unknown, p: string) => (x === 'now' ? ('now' as const) : time(x, p));
+
+export const OPS = {
+  // Handshake (shared/protocol/handshake.ts): must be the first request on a connection.
+  hello: object({ protocol: uint(), cluster: str({ maxBytes: 128 }), role: literal('client', 'peer', 'admin'), node: optional(str({ maxBytes: 64 })), client: optional(str({ maxBytes: 128 })), token: optional(str({ maxBytes: 256 })) }),
+
+  // Metadata reads: answered by the leader after a linearizable read barrier (ReadIndex).
+  lookup: object({ parent: ino, name }),
+  getattr: object({ ino }),
+  readdir: object({ ino, after: optional(name), limit: optional(int({ min: 1, max: READDIR_ENTRIES_MAX })) }),
+  readlink: object({ ino }),
+  getxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }) }),
+  listxattr: object({ ino }),
+  readChunk: object({ ino, chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES) }),
+  statfs: object({}),
+
+  // Metadata changes: one Raft entry each, applied as one LevelDB batch.
+  mknod: object({ parent: ino, name, mode: uint(0o177777), rdev: uint(0xffffffff), cred, session: optional(session), seq }),
+  mkdir: object({ parent: ino, name, mode: uint(0o7777), cred, session: optional(session), seq }),
+  symlink: object({ parent: ino, name, target: str({ maxBytes: SYMLINK_BYTES_MAX * 2, minBytes: 1 }), cred, session: optional(session), seq }),
+  link: object({ ino, parent: ino, name, cred, session: optional(session), seq }),
+  unlink: object({ parent: ino, name, cred, session: optional(session), seq }),
+  rmdir: object({ parent: ino, name, cred, session: optional(session), seq }),
+  rename: object({ parent: ino, name, newParent: ino, newName: name, flags: uint(7), cred, session: optional(session), seq }),
+  setattr: object({
+    ino, cred, mode: optional(uint(0o7777)), uid: optional(uint(0xffffffff)), gid: optional(uint(0xffffffff)),
+    size: optional(uint(FILE_BYTES_MAX)), atime: optional(timeArg), mtime: optional(timeArg), session: optional(session), seq,
+  }),
+  setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
+  removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
+  /** Makes already-stored blocks part of a file: the only way data becomes visible. */
+  commitWrite: object({ ino, slices: array(chunkSlice, SLICES_PER_CHUNK_MAX), cred, session: optional(session), seq }),
+  open: object({ ino, flags: uint(0xffffffff), cred, session }),
+  release: object({ ino, session }),
+  sessionOpen: object({ client: str({ maxBytes: 128 }), leaseMs: int({ min: 1000, max: 3_600_000 }) }),
+  sessionRenew: object({ session }),
+  sessionClose: object({ session }),
+
+  // Blocks: sent by clients straight to each replica node.
+  blockPut: object({ id: blockId, data: bytes({ maxBytes: BLOCK_BYTES_MAX }) }),
+  blockGet: object({ id: blockId, off: optional(uint(BLOCK_BYTES_MAX)), len: optional(uint(BLOCK_BYTES_MAX)) }),
+  blockHas: object({ ids: array(blockId, 4096) }),
+
+  // Cluster administration.
+  status: object({}),
+  memberAdd: object({ id: str({ maxBytes: 64, pattern: /^[A-Za-z0-9_.-]+$/ }), url: str({ maxBytes: 256 }), zone: optional(str({ maxBytes: 64 })) }),
+  memberRemove: object({ id: str({ maxBytes: 64 }) }),
+
+  // Between peers: a Raft message (one-way, id 0); storagenode/raft validates its inner shape.
+  raft: object({ msg: unknownValue }),
+} as const;
+
+export type OpName = keyof typeof OPS;
+export type OpArgs<O extends OpName> = Infer<(typeof OPS)[O]>;
+export const isOpName = (s: string): s is OpName => Object.prototype.hasOwnProperty.call(OPS, s);
+
+export const META_READ_OPS = ['lookup', 'getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'readChunk', 'statfs'] as const;
+export const META_WRITE_OPS = [
+  'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr',
+  'commitWrite', 'open', 'release', 'sessionOpen', 'sessionRenew', 'sessionClose',
+] as const;
+export type MetaReadOp = (typeof META_READ_OPS)[number];
+export type MetaWriteOp = (typeof META_WRITE_OPS)[number];
+
+export interface NodeStatus {
+  node: string;
+  url: string;
+  cluster: string;
+  role: 'leader' | 'follower' | 'candidate' | 'learner';
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  members: (NodeInfo & { matchIndex?: number; reachable?: boolean })[];
+  blocks: { count: number; bytes: number };
+  disk: { totalBytes: number; freeBytes: number };
+  uptimeMs: number;
+}
+
+/** What a successful reply carries, per op. */
+export interface OpResults {
+  hello: { protocol: number; cluster: string; node: string; leader: string | null; members: NodeInfo[]; replicas: number };
+  lookup: Attr;
+  getattr: Attr;
+  readdir: { entries: DirEntry[]; more: boolean };
+  readlink: { target: string };
+  getxattr: { value: Uint8Array };
+  listxattr: { names: string[] };
+  readChunk: { slices: Slice[]; size: number; version: number };
+  statfs: StatFs;
+  mknod: Attr;
+  mkdir: Attr;
+  symlink: Attr;
+  link: Attr;
+  unlink: { ino: number; nlink: number };
+  rmdir: Record<string, never>;
+  rename: Record<string, never>;
+  setattr: Attr;
+  setxattr: Record<string, never>;
+  removexattr: Record<string, never>;
+  commitWrite: Attr;
+  open: Attr;
+  release: Record<string, never>;
+  sessionOpen: { session: string; leaseMs: number };
+  sessionRenew: { leaseMs: number };
+  sessionClose: Record<string, never>;
+  blockPut: Record<string, never>;
+  blockGet: { data: Uint8Array };
+  blockHas: { have: boolean[] };
+  status: NodeStatus;
+  memberAdd: { members: NodeInfo[] };
+  memberRemove: { members: NodeInfo[] };
+  raft: never;
+}
+
+/** rename(2) flags as Linux defines them (renameat2). */
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+/** setxattr(2) flags. */
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+
