@@ -1,0 +1,76 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mount, removeDir, startCluster, stopAll } from './processes.js';
+import { emptyFiles, FULL, makeTarball, QUICK, random4k, sequential, smallFiles, untar, type Figure, type Sizes } from './workloads.js';
+
+/**
+ * `npm run bench [-- --quick] [-- --only=seq,rand,files,small,untar]`: each workload runs on a local
+ * directory and on a tidefs mount (3 nodes, R=3) in the same run. Output lines are machine readable:
+ *   metric value unit ratio
+ * where ratio = tidefs figure ÷ local figure (for times, it is how many times slower tidefs was).
+ */
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const sizes: Sizes = quick ? QUICK : FULL;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const WORKLOADS: [string, (dir: string, s: Sizes, tarball: string) => Promise<Figure[]>][] = [
+  ['seq', (d, s) => sequential(d, s)],
+  ['rand', (d, s) => random4k(d, s)],
+  ['files', (d, s) => emptyFiles(d, s)],
+  ['small', (d, s) => smallFiles(d, s)],
+  ['untar', (d, _s, tarball) => untar(d, tarball)],
+];
+
+async function runAll(target: string, dir: string, tarball: string): Promise<Map<string, Figure>> {
+  const out = new Map<string, Figure>();
+  for (const [name, fn] of WORKLOADS) {
+    if (only && !only.includes(name) && !(name === 'seq' && only.includes('rand'))) continue;
+    // Random I/O runs on the sequential workload's file, so both share a directory.
+    const sub = join(dir, name === 'rand' ? 'seq' : name);
+    mkdirSync(sub, { recursive: true });
+    log(`bench: ${target}: ${name} ...`);
+    for (const f of await fn(sub, sizes, tarball)) {
+      out.set(f.metric, f);
+      log(`bench: ${target}: ${f.metric} ${f.value.toFixed(1)} ${f.unit}`);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const work = mkdtempSync(join(tmpdir(), 'tidefs-bench-work-'));
+  try {
+    log(`bench: ${quick ? 'quick' : 'full'} run; building a tarball of ${sizes.tarEntries} entries`);
+    const tarball = await makeTarball(work, sizes.tarEntries);
+    const local = join(work, 'local');
+    mkdirSync(local);
+    const localFigures = await runAll('local', local, tarball);
+    const cluster = await startCluster(3, log);
+    const mnt = join(work, 'mnt');
+    mkdirSync(mnt);
+    await mount(cluster.urls, mnt, log);
+    const tideFigures = await runAll('tidefs', mnt, tarball);
+    console.log('# metric value unit ratio   (ratio = tidefs ÷ local disk, same run; for times: times slower)');
+    for (const [metric, f] of tideFigures) {
+      const base = localFigures.get(metric);
+      const ratio = base ? f.value / base.value : NaN;
+      console.log(`${metric} ${f.value.toFixed(2)} ${f.unit} ${ratio.toFixed(3)}`);
+      console.log(`local_${metric} ${base?.value.toFixed(2)} ${f.unit} 1.000`);
+    }
+    await stopAll();
+    removeDir(cluster.dir);
+    return 0;
+  } finally {
+    await stopAll();
+    removeDir(work);
+  }
+}
+
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+main().then((c) => process.exit(c), (e) => {
+  log(`bench: failed: ${(e as Error).stack ?? e}`);
+  void stopAll().then(() => process.exit(1));
+});

@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Starts a real cluster and a real mount as child processes through the `tidefs` CLI, for the
+ * benchmark (tests use test/helpers/ instead, which tie cleanup to tap). Everything started here is
+ * recorded and stopped by PID in stopAll(), also on SIGINT.
+ */
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const cli = join(repo, 'bin', 'tidefs');
+const started: ChildProcess[] = [];
+const mounts: string[] = [];
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface BenchCluster {
+  urls: string[];
+  dir: string;
+}
+
+export async function startCluster(nodes: number, log: (s: string) => void): Promise<BenchCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidefs-bench-'));
+  const ports = await Promise.all(Array.from({ length: nodes }, () => freePort()));
+  const ids = ports.map((_, i) => `n${i + 1}`);
+  const urls = ports.map((p) => `ws://127.0.0.1:${p}`);
+  const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(',');
+  for (let i = 0; i < nodes; i++) {
+    const out = openSync(join(dir, `${ids[i]}.log`), 'a');
+    const child = spawn(process.execPath, [cli, 'node', '--id', ids[i]!, '--listen', `127.0.0.1:${ports[i]}`, '--data', join(dir, ids[i]!), '--peers', peers], {
+      stdio: ['ignore', out, out],
+    });
+    started.push(child);
+  }
+  log(`bench: started ${nodes} nodes (${urls.join(', ')}), logs in ${dir}`);
+  await waitFor(async () => (await runCli(['status', urls.join(',')])).includes('leader'), 30_000, 'a leader to be elected');
+  return { urls, dir };
+}
+
+export async function mount(urls: string[], mnt: string, log: (s: string) => void, extra: string[] = []): Promise<void> {
+  const out = openSync(`${mnt}.log`, 'a');
+  const child = spawn(process.execPath, [cli, 'mount', urls.join(','), mnt, '--foreground', ...extra], { stdio: ['ignore', out, out] });
+  started.push(child);
+  mounts.push(mnt);
+  await waitFor(async () => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt), 30_000, `the mount at ${mnt}`);
+  log(`bench: mounted at ${mnt}`);
+}
+
+export async function stopAll(): Promise<void> {
+  for (const m of mounts.splice(0)) await runCmd('fusermount', ['-u', m]).catch(() => runCmd('fusermount', ['-uz', m]).catch(() => {}));
+  for (const c of started.splice(0)) if (c.exitCode === null) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function runCmd(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+  return new Promise((res, rej) => {
+    const c = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('error', rej);
+    c.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`))));
+  });
+}
+
+function runCli(args: string[]): Promise<string> {
+  return runCmd(process.execPath, [cli, ...args]).catch(() => '');
+}
+
+async function waitFor(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
