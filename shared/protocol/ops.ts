@@ -75,6 +75,14 @@ export const OPS = {
 
   // Between peers: a Raft message (one-way, id 0); storagenode/raft validates its inner shape.
   raft: object({ msg: unknownValue }),
+  /** Peers and admins only: answered by the leader after a read barrier; block GC asks before deleting. */
+  blocksReferenced: object({ ids: array(blockId, 4096) }),
+  /**
+   * Peers and admins only: a metadata read answered from this node's own state machine, without a read
+   * barrier and on any node (tests and debugging compare replicas with it). `args` are checked against
+   * the schema of `op` by the node.
+   */
+  localRead: object({ op: literal('lookup', 'getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'readChunk'), args: unknownValue }),
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -140,6 +148,8 @@ export interface OpResults {
   memberAdd: { members: NodeInfo[] };
   memberRemove: { members: NodeInfo[] };
   raft: never;
+  blocksReferenced: { referenced: boolean[] };
+  localRead: { ok: true; value: unknown } | { ok: false; errno: string };
 }
 
 /** rename(2) flags as Linux defines them (renameat2). */
