@@ -1,0 +1,59 @@
+import { fail, type FsResult } from '../../shared/errno.js';
+import type { MetaCommand, MetaCommandOp, CommandResults } from './command.js';
+import { K, tailNumber } from './keys.js';
+import { unpack } from './records.js';
+import type { Tx } from './tx.js';
+import { commitWrite } from './ops/data.js';
+import { link, mkdir, mknod, rmdir, symlink, unlink } from './ops/namespace.js';
+import { rename } from './ops/rename.js';
+import { expireSessions, liveSession, open, release, sessionClose, sessionOpen, sessionRenew } from './ops/sessions.js';
+import { setattr } from './ops/setattr.js';
+import { removexattr, setxattr } from './ops/xattr.js';
+
+/** Replies kept per session for retried requests (Raft dissertation §6.3); older ones are dropped. */
+export const DEDUP_WINDOW = 256;
+
+type Handler<O extends MetaCommandOp> = (tx: Tx, args: Extract<MetaCommand, { op: O }>['args']) => Promise<FsResult<CommandResults[O]>>;
+const HANDLERS: { [O in MetaCommandOp]: Handler<O> } = {
+  mknod, mkdir, symlink, link, unlink, rmdir, rename, setattr, setxattr, removexattr, commitWrite,
+  open, release, sessionOpen, sessionRenew, sessionClose,
+  expireSessions: (tx) => expireSessions(tx),
+};
+
+/** Ops whose session is not a lease check: they end or tidy a session that may already be gone. */
+const SESSION_EXEMPT: ReadonlySet<MetaCommandOp> = new Set(['release', 'sessionClose', 'sessionOpen', 'expireSessions']);
+
+function sessionOf(args: object): { session?: string; seq?: number } {
+  return args as { session?: string; seq?: number };
+}
+
+async function recordReply(tx: Tx, session: string, seq: number, result: unknown): Promise<void> {
+  tx.putVal(K.dedup(session, seq), result);
+  // Keys sort by seq, so the oldest are first; stop at the first one still inside the window.
+  for await (const [key] of tx.prefix(K.dedupPrefix(session))) {
+    if (tailNumber(key) + DEDUP_WINDOW > seq) break;
+    tx.del(key);
+  }
+}
+
+/**
+ * Runs one decoded command in `tx`. A failed op leaves no writes behind. A command with a session
+ * must carry a live one (a frozen client cannot write after its lease lapsed), and a (session, seq)
+ * seen before gets its recorded reply instead of a second application.
+ */
+export async function execute(tx: Tx, cmd: MetaCommand): Promise<FsResult<unknown>> {
+  const { session, seq } = sessionOf(cmd.args);
+  if (session !== undefined && !SESSION_EXEMPT.has(cmd.op) && !(await liveSession(tx, session, tx.now))) {
+    return fail('ESTALE');
+  }
+  const dedup = session !== undefined && seq !== undefined;
+  if (dedup) {
+    const seen = await tx.get(K.dedup(session, seq));
+    if (seen) return unpack<FsResult<unknown>>(seen);
+  }
+  tx.mark();
+  const result = await (HANDLERS[cmd.op] as Handler<MetaCommandOp>)(tx, cmd.args as never);
+  if (!result.ok) tx.rollback();
+  if (dedup) await recordReply(tx, session, seq, result);
+  return result;
+}

@@ -1,0 +1,122 @@
+import { blockIdTimeMs } from '../../../shared/block-id.js';
+import { fail, ok } from '../../../shared/errno.js';
+import { BLOCK_BYTES_MAX, BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, FILE_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
+import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
+import { timeToMs } from '../../../shared/time.js';
+import { S_ISGID, S_ISUID, type Slice } from '../../../shared/types.js';
+import { K, tailNumber } from '../keys.js';
+import { toAttr, unpack, type ChunkRec, type InodeRec } from '../records.js';
+import type { Tx } from '../tx.js';
+import { loadInode, type Res } from './common.js';
+import { addRef } from './lifecycle.js';
+
+type ChunkSlice = OpArgs<'commitWrite'>['slices'][number];
+
+function checkSlice(s: ChunkSlice, nowMs: number): 'EINVAL' | 'EFBIG' | undefined {
+  if (s.pos + s.len > CHUNK_BYTES || s.off + s.len > BLOCK_BYTES_MAX) return 'EINVAL';
+  // Blocks older than this may already be collected as orphans of a crashed writer.
+  if (nowMs - blockIdTimeMs(s.block) > BLOCK_COMMIT_AGE_MS_MAX) return 'EINVAL';
+  if (s.chunk * CHUNK_BYTES + s.pos + s.len > FILE_BYTES_MAX) return 'EFBIG';
+  return undefined;
+}
+
+/**
+ * Drops slices that later slices hide completely: they cannot affect a read, so this is the merge the
+ * metadata can do without touching data. Newest first, tracking the union of what is already hidden.
+ */
+export function dropHidden(slices: Slice[]): { kept: Slice[]; dropped: Slice[] } {
+  const covered: [number, number][] = []; // disjoint, sorted
+  const kept: Slice[] = [], dropped: Slice[] = [];
+  for (let i = slices.length - 1; i >= 0; i--) {
+    const s = slices[i]!;
+    const a = s.pos, b = s.pos + s.len;
+    if (covered.some(([x, y]) => x <= a && b <= y)) { dropped.push(s); continue; }
+    kept.push(s);
+    const merged: [number, number] = [a, b];
+    const rest = covered.filter(([x, y]) => {
+      if (y < merged[0] || x > merged[1]) return true;
+      merged[0] = Math.min(merged[0], x);
+      merged[1] = Math.max(merged[1], y);
+      return false;
+    });
+    covered.length = 0;
+    covered.push(...rest, merged);
+    covered.sort((p, q) => p[0] - q[0]);
+  }
+  return { kept: kept.reverse(), dropped };
+}
+
+/** Appends one chunk's new slices; past SLICES_PER_CHUNK_MAX hidden slices go first, then EFBIG. */
+async function appendChunk(tx: Tx, ino: number, chunk: number, add: Slice[]): Promise<boolean> {
+  let list = [...((await tx.getVal<ChunkRec>(K.chunk(ino, chunk))) ?? []), ...add];
+  for (const s of add) await addRef(tx, s.block, 1);
+  if (list.length > SLICES_PER_CHUNK_MAX) {
+    const { kept, dropped } = dropHidden(list);
+    for (const s of dropped) await addRef(tx, s.block, -1);
+    list = kept;
+    if (list.length > SLICES_PER_CHUNK_MAX) return false;
+  }
+  tx.putVal(K.chunk(ino, chunk), list);
+  return true;
+}
+
+/** A writer that is not root strips setuid/setgid, so a modified program cannot keep its owner's powers. */
+function killPriv(rec: InodeRec, uid: number): void {
+  if (uid !== 0) rec.mode &= ~(S_ISUID | S_ISGID);
+}
+
+export async function commitWrite(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['commitWrite']> {
+  const r = await loadInode(tx, a.ino);
+  if (!r.ok) return r;
+  const rec = r.value;
+  if (rec.type === 'dir') return fail('EISDIR');
+  if (rec.type !== 'file') return fail('EINVAL');
+  const nowMs = timeToMs(tx.now);
+  const byChunk = new Map<number, Slice[]>();
+  let end = rec.size;
+  for (const s of a.slices) {
+    const bad = checkSlice(s, nowMs);
+    if (bad) return fail(bad);
+    const list = byChunk.get(s.chunk) ?? [];
+    list.push({ pos: s.pos, len: s.len, block: s.block, off: s.off });
+    byChunk.set(s.chunk, list);
+    end = Math.max(end, s.chunk * CHUNK_BYTES + s.pos + s.len);
+  }
+  for (const [chunk, add] of [...byChunk.entries()].sort((x, y) => x[0] - y[0])) {
+    if (!(await appendChunk(tx, rec.ino, chunk, add))) return fail('EFBIG');
+  }
+  await tx.bumpCounters({ bytes: end - rec.size });
+  rec.size = end;
+  rec.mtime = tx.now;
+  rec.ctime = tx.now;
+  rec.version++;
+  killPriv(rec, a.cred.uid);
+  tx.putInode(rec);
+  return ok(toAttr(rec));
+}
+
+/** Cuts one chunk's slices at `cut` bytes into the chunk: hidden bytes past the end must read as zeros later. */
+async function trimChunk(tx: Tx, key: Buffer, list: ChunkRec, cut: number): Promise<void> {
+  const kept: Slice[] = [];
+  for (const s of list) {
+    if (s.pos >= cut) await addRef(tx, s.block, -1);
+    else kept.push(s.pos + s.len > cut ? { ...s, len: cut - s.pos } : s);
+  }
+  if (kept.length) tx.putVal(key, kept);
+  else tx.del(key);
+}
+
+/** Sets a file's size; shrinking trims slices past it and drops their block references. */
+export async function truncateTo(tx: Tx, rec: InodeRec, size: number): Promise<void> {
+  if (size < rec.size) {
+    const first = Math.floor(size / CHUNK_BYTES);
+    for await (const [key, value] of tx.range({ gte: K.chunk(rec.ino, first), lt: K.chunk(rec.ino + 1, 0) })) {
+      await trimChunk(tx, key, unpack<ChunkRec>(value), size - tailNumber(key) * CHUNK_BYTES);
+    }
+  }
+  await tx.bumpCounters({ bytes: size - rec.size });
+  rec.size = size;
+  rec.mtime = tx.now;
+  rec.ctime = tx.now;
+  rec.version++;
+}

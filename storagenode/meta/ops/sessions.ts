@@ -1,0 +1,90 @@
+import { fail, ok } from '../../../shared/errno.js';
+import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
+import { compareTime, type Time } from '../../../shared/time.js';
+import type { InternalResults } from '../command.js';
+import { K, sessionIdFor, tailNumber } from '../keys.js';
+import { toAttr, unpack, type SessionRec } from '../records.js';
+import type { Tx } from '../tx.js';
+import { allowed, loadInode, R_OK, timeAddMs, W_OK, type Res } from './common.js';
+import { truncateTo } from './data.js';
+import { deleteInode, hasOpens } from './lifecycle.js';
+
+const O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_TRUNC = 0o1000;
+
+/** A session is live until its lease lapses; `now` is the proposing leader's clock. */
+export async function liveSession(tx: Tx, id: string, now: Time): Promise<SessionRec | undefined> {
+  const s = await tx.getVal<SessionRec>(K.session(id));
+  return s && compareTime(s.expires, now) >= 0 ? s : undefined;
+}
+
+export async function sessionOpen(tx: Tx, a: OpArgs<'sessionOpen'>): Res<OpResults['sessionOpen']> {
+  const id = sessionIdFor(tx.index);
+  const rec: SessionRec = { client: a.client, leaseMs: a.leaseMs, expires: timeAddMs(tx.now, a.leaseMs) };
+  tx.putVal(K.session(id), rec);
+  return ok({ session: id, leaseMs: a.leaseMs });
+}
+
+export async function sessionRenew(tx: Tx, a: OpArgs<'sessionRenew'>): Res<OpResults['sessionRenew']> {
+  const s = await liveSession(tx, a.session, tx.now);
+  if (!s) return fail('ESTALE');
+  tx.putVal(K.session(a.session), { ...s, expires: timeAddMs(tx.now, s.leaseMs) });
+  return ok({ leaseMs: s.leaseMs });
+}
+
+/** Drops one open of `ino` by `session`; the last close of an orphan deletes it. */
+async function releaseOne(tx: Tx, ino: number, session: string, all: boolean): Promise<void> {
+  const n = (await tx.getVal<number>(K.open(ino, session))) ?? 0;
+  if (n > 1 && !all) {
+    tx.putVal(K.open(ino, session), n - 1);
+    return;
+  }
+  tx.del(K.open(ino, session));
+  tx.del(K.sessionOpen(session, ino));
+  const rec = await tx.getInode(ino);
+  if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
+}
+
+/** Ends a session: its opens, its dedup window and (later) its locks go with it. */
+export async function dropSession(tx: Tx, session: string): Promise<void> {
+  for await (const [key] of tx.prefix(K.sessionOpenPrefix(session))) await releaseOne(tx, tailNumber(key), session, true);
+  for await (const [key] of tx.prefix(K.dedupPrefix(session))) tx.del(key);
+  tx.del(K.session(session));
+}
+
+export async function sessionClose(tx: Tx, a: OpArgs<'sessionClose'>): Res<OpResults['sessionClose']> {
+  await dropSession(tx, a.session);
+  return ok({});
+}
+
+export async function expireSessions(tx: Tx): Res<InternalResults['expireSessions']> {
+  const expired: string[] = [];
+  for await (const [key, value] of tx.prefix(K.sessionPrefix())) {
+    const s = unpack<SessionRec>(value);
+    if (compareTime(s.expires, tx.now) < 0) expired.push(key.subarray(2).toString('utf8'));
+  }
+  for (const id of expired) await dropSession(tx, id);
+  return ok({ expired });
+}
+
+export async function open(tx: Tx, a: OpArgs<'open'>): Res<OpResults['open']> {
+  if (!(await liveSession(tx, a.session, tx.now))) return fail('ESTALE');
+  const r = await loadInode(tx, a.ino);
+  if (!r.ok) return r;
+  const rec = r.value;
+  if (rec.nlink === 0) return fail('ENOENT');
+  const acc = a.flags & O_ACCMODE;
+  const mask = acc === O_WRONLY ? W_OK : acc === O_RDWR ? R_OK | W_OK : R_OK;
+  if (rec.type === 'dir' && mask & W_OK) return fail('EISDIR');
+  if (!allowed(rec, a.cred, mask)) return fail('EACCES');
+  if (a.flags & O_TRUNC && mask & W_OK && rec.type === 'file' && rec.size > 0) await truncateTo(tx, rec, 0);
+  tx.putVal(K.open(rec.ino, a.session), ((await tx.getVal<number>(K.open(rec.ino, a.session))) ?? 0) + 1);
+  tx.putVal(K.sessionOpen(a.session, rec.ino), 1);
+  tx.putInode(rec);
+  return ok(toAttr(rec));
+}
+
+export async function release(tx: Tx, a: OpArgs<'release'>): Res<OpResults['release']> {
+  await releaseOne(tx, a.ino, a.session, false);
+  return ok({});
+}
+

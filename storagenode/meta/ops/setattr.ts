@@ -1,0 +1,80 @@
+import { fail, ok, type Errno } from '../../../shared/errno.js';
+import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
+import type { Time } from '../../../shared/time.js';
+import { S_IFMT, S_ISGID, S_ISUID, type Cred } from '../../../shared/types.js';
+import { toAttr, type InodeRec } from '../records.js';
+import type { Tx } from '../tx.js';
+import { allowed, inGroup, loadInode, W_OK, type Res } from './common.js';
+import { truncateTo } from './data.js';
+
+type Args = OpArgs<'setattr'>;
+const isOwner = (rec: InodeRec, cred: Cred) => cred.uid === 0 || cred.uid === rec.uid;
+
+/** chmod: owner or root; a non-root caller outside the file's group cannot set setgid. */
+function checkChmod(rec: InodeRec, cred: Cred, mode: number): Errno | number {
+  if (!isOwner(rec, cred)) return 'EPERM';
+  let m = mode & 0o7777;
+  if (cred.uid !== 0 && m & S_ISGID && !inGroup(cred, rec.gid)) m &= ~S_ISGID;
+  return m;
+}
+
+/**
+ * chown: only root changes the owner; the owner may change the group to one it belongs to. Linux
+ * lets a no-op chown through for the owner.
+ */
+function checkChown(rec: InodeRec, cred: Cred, uid: number | undefined, gid: number | undefined): Errno | undefined {
+  if (cred.uid === 0) return undefined;
+  if (uid !== undefined && uid !== rec.uid) return 'EPERM';
+  if (gid !== undefined && gid !== rec.gid && (cred.uid !== rec.uid || !inGroup(cred, gid))) return 'EPERM';
+  if ((uid !== undefined || gid !== undefined) && cred.uid !== rec.uid) return 'EPERM';
+  return undefined;
+}
+
+/** utimes: explicit times need ownership; 'now' also anyone who may write the file. */
+function checkTimes(rec: InodeRec, cred: Cred, a: Args): Errno | undefined {
+  const explicit = (a.atime !== undefined && a.atime !== 'now') || (a.mtime !== undefined && a.mtime !== 'now');
+  if (explicit) return isOwner(rec, cred) ? undefined : 'EPERM';
+  if (a.atime === undefined && a.mtime === undefined) return undefined;
+  return isOwner(rec, cred) || allowed(rec, cred, W_OK) ? undefined : 'EACCES';
+}
+
+function checkSize(rec: InodeRec, cred: Cred): Errno | undefined {
+  if (rec.type === 'dir') return 'EISDIR';
+  if (rec.type !== 'file') return 'EINVAL';
+  return allowed(rec, cred, W_OK) ? undefined : 'EACCES';
+}
+
+function applyOwnership(rec: InodeRec, cred: Cred, a: Args): void {
+  if (a.uid === undefined && a.gid === undefined) return;
+  if (a.uid !== undefined) rec.uid = a.uid;
+  if (a.gid !== undefined) rec.gid = a.gid;
+  // A non-root chown of a non-directory drops setuid/setgid, so ownership cannot be laundered.
+  if (cred.uid !== 0 && rec.type !== 'dir') rec.mode &= ~(S_ISUID | S_ISGID);
+}
+
+const pick = (t: Time | 'now' | undefined, now: Time, old: Time): Time => (t === undefined ? old : t === 'now' ? now : t);
+
+export async function setattr(tx: Tx, a: Args): Res<OpResults['setattr']> {
+  const r = await loadInode(tx, a.ino);
+  if (!r.ok) return r;
+  const rec = r.value;
+  let mode: number | undefined;
+  if (a.mode !== undefined) {
+    const m = checkChmod(rec, a.cred, a.mode);
+    if (typeof m === 'string') return fail(m);
+    mode = m;
+  }
+  const bad = checkChown(rec, a.cred, a.uid, a.gid) ?? checkTimes(rec, a.cred, a) ??
+    (a.size !== undefined ? checkSize(rec, a.cred) : undefined);
+  if (bad) return fail(bad);
+
+  if (mode !== undefined) rec.mode = (rec.mode & S_IFMT) | mode;
+  applyOwnership(rec, a.cred, a);
+  if (a.size !== undefined && a.size !== rec.size) await truncateTo(tx, rec, a.size);
+  else if (a.size !== undefined) rec.mtime = tx.now; // POSIX: truncate to the same size still updates times
+  rec.atime = pick(a.atime, tx.now, rec.atime);
+  rec.mtime = pick(a.mtime, tx.now, rec.mtime);
+  rec.ctime = tx.now;
+  tx.putInode(rec);
+  return ok(toAttr(rec));
+}

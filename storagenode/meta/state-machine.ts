@@ -1,0 +1,183 @@
+import { fail, type FsResult } from '../../shared/errno.js';
+import { OPS, type MetaReadOp, type OpArgs, type OpResults } from '../../shared/protocol/ops.js';
+import { ROOT_INO, S_IFDIR } from '../../shared/types.js';
+import { Invalid } from '../../shared/wire/validate.js';
+import type { AppliedEntry, SnapshotImage, StateMachine } from '../state-machine.js';
+import { execute } from './apply.js';
+import { decodeCommand } from './command.js';
+import { K } from './keys.js';
+import type { Kv, KvSnapshot } from './kv.js';
+import { MemKv } from './mem-kv.js';
+import { pack, unpack, type AppliedRec, type Counters, type InodeRec } from './records.js';
+import { runQuery } from './reads.js';
+import { imageChunks, restoreImage } from './snapshot.js';
+import { Tx } from './tx.js';
+
+export interface MetaOpenOptions {
+  /** Called once when open() finds a restore that never finished (the store is wiped to empty). */
+  onInterruptedRestore?: (marker: AppliedRec) => void;
+}
+
+/** The root directory every store starts with. Time 0: apply() has no clock, and all replicas agree. */
+function rootInode(): InodeRec {
+  return {
+    ino: ROOT_INO, type: 'dir', mode: S_IFDIR | 0o755, uid: 0, gid: 0, nlink: 2, size: 0, rdev: 0,
+    atime: [0, 0], mtime: [0, 0], ctime: [0, 0], version: 0, parent: ROOT_INO,
+  };
+}
+
+/**
+ * The metadata state machine: one Raft entry = one command = one atomic store batch that also moves
+ * the applied index. Reads (query) go straight to the store and see every applied entry.
+ */
+export class MetaStateMachine implements StateMachine {
+  private appliedRec: AppliedRec = { index: 0, term: 0 };
+  private counters: Counters = { nextIno: 2, inodes: 1, bytes: 0 };
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Set while an apply's batch is being written: snapshots taken then wait for it (see exportSnapshot). */
+  private inFlight: { entry: AppliedRec; waiters: ((s: KvSnapshot) => void)[] } | undefined;
+
+  private constructor(private kv: Kv) {}
+
+  static async open(dir: string, opts: MetaOpenOptions = {}): Promise<MetaStateMachine> {
+    const { LevelKv } = await import('./level-kv.js');
+    return MetaStateMachine.over(await LevelKv.open(dir), opts);
+  }
+  /** Over any store; `MetaStateMachine.memory()` is the in-memory one for tests and the simulation. */
+  static async over(kv: Kv, opts: MetaOpenOptions = {}): Promise<MetaStateMachine> {
+    const sm = new MetaStateMachine(kv);
+    await sm.load(opts);
+    return sm;
+  }
+  static memory(kv: Kv = new MemKv()): Promise<MetaStateMachine> {
+    return MetaStateMachine.over(kv);
+  }
+
+  private async load(opts: MetaOpenOptions): Promise<void> {
+    const marker = await this.kv.get(K.restoring());
+    if (marker) {
+      opts.onInterruptedRestore?.(unpack<AppliedRec>(marker));
+      await this.kv.clear({});
+    }
+    const applied = await this.kv.get(K.applied());
+    if (applied) this.appliedRec = unpack<AppliedRec>(applied);
+    if (!(await this.kv.get(K.inode(ROOT_INO)))) {
+      await this.kv.write([
+        { type: 'put', key: K.inode(ROOT_INO), value: pack(rootInode()) },
+        { type: 'put', key: K.counters(), value: pack(this.counters) },
+      ], { sync: true });
+    }
+    const c = await this.kv.get(K.counters());
+    if (c) this.counters = unpack<Counters>(c);
+  }
+
+  applied(): { index: number; term: number } {
+    return { ...this.appliedRec };
+  }
+
+  /** Serialised: each entry's batch lands before the next one is computed. */
+  apply(entry: AppliedEntry): Promise<unknown> {
+    const run = this.chain.then(() => this.applyOne(entry));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyOne(entry: AppliedEntry): Promise<unknown> {
+    if (entry.index <= this.appliedRec.index) return fail('EINVAL'); // already in the store: a replay
+    let result: FsResult<unknown> | undefined;
+    let tx = new Tx(this.kv, [0, 0], entry.index);
+    if (entry.data.byteLength > 0) {
+      const cmd = decodeCommand(entry.data);
+      if (cmd.ok) {
+        tx = new Tx(this.kv, cmd.value.now, entry.index);
+        result = await execute(tx, cmd.value);
+      } else {
+        result = cmd;
+      }
+    }
+    const applied = { index: entry.index, term: entry.term };
+    tx.putVal(K.applied(), applied);
+    this.inFlight = { entry: applied, waiters: [] };
+    try {
+      await this.kv.write(tx.ops());
+    } finally {
+      const waiters = this.inFlight.waiters;
+      this.inFlight = undefined;
+      // Same tick as the write's completion: no later apply can slip in before these snapshots.
+      for (const w of waiters) w(this.kv.snapshot());
+    }
+    this.appliedRec = applied;
+    const c = await tx.getVal<Counters>(K.counters());
+    if (c) this.counters = c;
+    return result;
+  }
+
+  /**
+   * A consistent image as of applied(). If a batch is being written right now, the image is of that
+   * entry instead, taken the moment its write completes, before the next apply can start.
+   */
+  exportSnapshot(): SnapshotImage {
+    let snap: Promise<KvSnapshot>;
+    let at: AppliedRec;
+    if (this.inFlight) {
+      at = this.inFlight.entry;
+      snap = new Promise((resolve) => this.inFlight!.waiters.push(resolve));
+    } else {
+      at = this.applied();
+      snap = Promise.resolve(this.kv.snapshot());
+    }
+    return {
+      index: at.index,
+      term: at.term,
+      async *chunks() {
+        const s = await snap;
+        try {
+          yield* imageChunks(s);
+        } finally {
+          await s.close();
+        }
+      },
+    };
+  }
+
+  restoreSnapshot(index: number, term: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const run = this.chain.then(async () => {
+      this.appliedRec = { index: 0, term: 0 }; // never claim more than is stored, even mid-restore
+      await restoreImage(this.kv, index, term, chunks);
+      this.appliedRec = { index, term };
+      const c = await this.kv.get(K.counters());
+      this.counters = c ? unpack<Counters>(c) : { nextIno: 2, inodes: 1, bytes: 0 };
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A synced write flushes LevelDB's log, and with it every unsynced batch before it. */
+  flush(): Promise<void> {
+    const run = this.chain.then(() => this.kv.write([{ type: 'put', key: K.applied(), value: pack(this.appliedRec) }], { sync: true }));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    await this.kv.close();
+  }
+
+  /** Linearizable only if the caller has passed a read barrier (ReadIndex) first; this reads the store. */
+  async query<O extends MetaReadOp>(op: O, args: OpArgs<O>): Promise<FsResult<OpResults[O]>> {
+    const checked = (OPS[op] as (x: unknown, p: string) => unknown)(args, 'args');
+    if (checked instanceof Invalid) return fail('EINVAL');
+    return runQuery(this.kv, op, checked as OpArgs<O>);
+  }
+
+  /** For statfs: inodes in use and bytes of file data (logical sizes); the node adds capacity. */
+  usage(): { inodes: number; bytes: number } {
+    return { inodes: this.counters.inodes, bytes: this.counters.bytes };
+  }
+
+  /** For the block collector: whether any committed slice still names each block. */
+  async blocksReferenced(ids: string[]): Promise<boolean[]> {
+    return Promise.all(ids.map(async (id) => (await this.kv.get(K.ref(id))) !== undefined));
+  }
+}

@@ -1,0 +1,112 @@
+import type { Time } from '../../shared/time.js';
+import { inRange, prefixRange, type Bytes, type KvOp, type KvRange, type KvReader } from './kv.js';
+import { K } from './keys.js';
+import { pack, unpack, type Counters, type EntryRec, type InodeRec } from './records.js';
+
+/**
+ * The writes of one log entry, buffered over the store: reads see the entry's own writes, and the
+ * whole entry reaches the store as one batch (or, when the op fails, nothing but the applied index).
+ */
+export class Tx {
+  private writes = new Map<string, Bytes | null>(); // latin1 key → value, null = deleted
+  private savedWrites: Map<string, Bytes | null> | undefined;
+
+  constructor(private kv: KvReader, readonly now: Time, readonly index: number) {}
+
+  async get(key: Bytes): Promise<Bytes | undefined> {
+    const w = this.writes.get(key.toString('latin1'));
+    if (w !== undefined) return w ?? undefined;
+    return this.kv.get(key);
+  }
+  put(key: Bytes, value: Bytes): void {
+    this.writes.set(key.toString('latin1'), value);
+  }
+  del(key: Bytes): void {
+    this.writes.set(key.toString('latin1'), null);
+  }
+
+  /** Store entries merged with this entry's writes, in key order. */
+  async *range(r: KvRange): AsyncGenerator<[Bytes, Bytes]> {
+    const mine = [...this.writes.entries()]
+      .filter(([k]) => inRange(Buffer.from(k, 'latin1'), r))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const { limit, ...bounds } = r;
+    const full = () => limit !== undefined && n >= limit;
+    let n = 0, j = 0;
+    for await (const [key, value] of this.kv.range(bounds)) {
+      const k = key.toString('latin1');
+      while (j < mine.length && mine[j]![0] < k) {
+        if (full()) return;
+        const [mk, mv] = mine[j++]!;
+        if (mv !== null) { n++; yield [Buffer.from(mk, 'latin1'), mv]; }
+      }
+      if (full()) return;
+      if (j < mine.length && mine[j]![0] === k) {
+        const mv = mine[j++]![1];
+        if (mv !== null) { n++; yield [key, mv]; }
+      } else {
+        n++;
+        yield [key, value];
+      }
+    }
+    while (j < mine.length && !full()) {
+      const [mk, mv] = mine[j++]!;
+      if (mv !== null) { n++; yield [Buffer.from(mk, 'latin1'), mv]; }
+    }
+  }
+  async *prefix(p: Bytes, limit?: number): AsyncGenerator<[Bytes, Bytes]> {
+    yield* this.range(prefixRange(p, limit));
+  }
+  async isEmptyPrefix(p: Bytes): Promise<boolean> {
+    for await (const _ of this.prefix(p, 1)) return false;
+    return true;
+  }
+
+  /** Marks the point an op's writes start from, so a failing op can leave no trace. */
+  mark(): void {
+    this.savedWrites = new Map(this.writes);
+  }
+  rollback(): void {
+    if (this.savedWrites) this.writes = this.savedWrites;
+    this.savedWrites = undefined;
+  }
+  ops(): KvOp[] {
+    return [...this.writes.entries()].map(([k, v]) => {
+      const key = Buffer.from(k, 'latin1');
+      return v === null ? { type: 'del', key } : { type: 'put', key, value: v };
+    });
+  }
+  written(key: Bytes): boolean {
+    return this.writes.has(key.toString('latin1'));
+  }
+
+  // Typed access to the records every op touches.
+  async getVal<T>(key: Bytes): Promise<T | undefined> {
+    const b = await this.get(key);
+    return b === undefined ? undefined : unpack<T>(b);
+  }
+  putVal(key: Bytes, v: unknown): void {
+    this.put(key, pack(v));
+  }
+  getInode(ino: number): Promise<InodeRec | undefined> {
+    return this.getVal<InodeRec>(K.inode(ino));
+  }
+  putInode(rec: InodeRec): void {
+    this.putVal(K.inode(rec.ino), rec);
+  }
+  getEntry(parent: number, name: string): Promise<EntryRec | undefined> {
+    return this.getVal<EntryRec>(K.entry(parent, name));
+  }
+  async counters(): Promise<Counters> {
+    return (await this.getVal<Counters>(K.counters())) ?? { nextIno: 2, inodes: 1, bytes: 0 };
+  }
+  async bumpCounters(d: { inodes?: number; bytes?: number }): Promise<void> {
+    const c = await this.counters();
+    this.putVal(K.counters(), { ...c, inodes: c.inodes + (d.inodes ?? 0), bytes: c.bytes + (d.bytes ?? 0) });
+  }
+  async allocIno(): Promise<number> {
+    const c = await this.counters();
+    this.putVal(K.counters(), { ...c, nextIno: c.nextIno + 1, inodes: c.inodes + 1 });
+    return c.nextIno;
+  }
+}
