@@ -1,0 +1,121 @@
+import { CLUSTER_ID_DEFAULT } from '../shared/protocol/handshake.js';
+import { REPLICAS_DEFAULT } from '../shared/limits.js';
+import type { NodeInfo } from '../shared/types.js';
+
+/** Everything one storage node is started with; from flags, a JSON file with the same keys, or both. */
+export interface NodeConfig {
+  id: string;
+  host: string; // where to listen
+  port: number;
+  data: string; // data directory: raft/, meta/, blocks/ below it
+  peers: NodeInfo[]; // the initial membership, this node included
+  cluster: string;
+  replicas: number;
+  snapshotEntries?: number;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  /** How often the leader proposes expireSessions. */
+  expireEveryMs: number;
+  /** How often every node runs one round of block GC. */
+  gcEveryMs: number;
+  gcGraceMs?: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const NUMERIC_KEYS = ['snapshotEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs'] as const;
+const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config'] as const;
+const KEYS: ReadonlySet<string> = new Set<string>([...NUMERIC_KEYS, ...STRING_KEYS]);
+
+/** `--snapshot-entries` → `snapshotEntries`, so flags and the JSON file share one set of names. */
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Parses `--key value` / `--key=value` pairs; unknown or valueless flags are errors (exit 2). */
+export function parseFlags(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new ConfigError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    const key = camel(eq > 0 ? a.slice(2, eq) : a.slice(2));
+    if (!KEYS.has(key)) throw new ConfigError(`unknown option --${eq > 0 ? a.slice(2, eq) : a.slice(2)}`);
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new ConfigError(`option ${a} needs a value`);
+    out[key] = value;
+  }
+  return out;
+}
+
+/** "n1=ws://127.0.0.1:7101,n2=ws://..." → members. */
+export function parsePeers(s: string): NodeInfo[] {
+  const out: NodeInfo[] = [];
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--peers entry "${part}" is not ID=ws://HOST:PORT`);
+    const id = part.slice(0, eq);
+    const url = part.slice(eq + 1);
+    if (!ID_RE.test(id)) throw new ConfigError(`node id "${id}" must be 1-64 letters, digits, _ . -`);
+    if (!/^wss?:\/\/[^/\s]+(:\d+)?\/?$/.test(url)) throw new ConfigError(`peer url "${url}" must look like ws://HOST:PORT`);
+    if (out.some((m) => m.id === id)) throw new ConfigError(`node id ${id} appears twice in --peers`);
+    out.push({ id, url: url.replace(/\/$/, '') });
+  }
+  return out;
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(s);
+  if (!m || !m[1]) throw new ConfigError(`--listen "${s}" must be HOST:PORT`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(`--listen port ${port} is out of range`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function positiveInt(key: string, v: unknown): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${key} must be a positive integer, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+/**
+ * Builds the config from a JSON file's object (may be empty) overlaid with flags. Pure: the caller
+ * reads the file, so this stays testable.
+ */
+export function buildConfig(file: Record<string, unknown>, flags: Record<string, string>): NodeConfig {
+  for (const k of Object.keys(file)) if (!KEYS.has(k)) throw new ConfigError(`unknown key "${k}" in the config file`);
+  const raw: Record<string, unknown> = { ...file, ...flags };
+  for (const k of ['id', 'listen', 'data', 'peers'] as const) {
+    if (raw[k] === undefined || raw[k] === '') throw new ConfigError(`--${k} is required`);
+  }
+  const id = String(raw.id);
+  if (!ID_RE.test(id)) throw new ConfigError(`--id "${id}" must be 1-64 letters, digits, _ . -`);
+  const peers = Array.isArray(raw.peers) ? parsePeers((raw.peers as string[]).join(',')) : parsePeers(String(raw.peers));
+  if (!peers.some((p) => p.id === id)) throw new ConfigError(`--peers must name this node (${id}) with its own URL`);
+  const cfg: NodeConfig = {
+    id, ...parseListen(String(raw.listen)), data: String(raw.data), peers,
+    cluster: raw.cluster === undefined ? CLUSTER_ID_DEFAULT : String(raw.cluster),
+    replicas: raw.replicas === undefined ? REPLICAS_DEFAULT : positiveInt('replicas', raw.replicas),
+    expireEveryMs: raw.expireEveryMs === undefined ? 2000 : positiveInt('expireEveryMs', raw.expireEveryMs),
+    gcEveryMs: raw.gcEveryMs === undefined ? 60_000 : positiveInt('gcEveryMs', raw.gcEveryMs),
+  };
+  for (const k of ['snapshotEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs'] as const) {
+    if (raw[k] !== undefined) cfg[k] = positiveInt(k, raw[k]);
+  }
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(cfg.cluster)) throw new ConfigError(`--cluster "${cfg.cluster}" must be 1-128 letters, digits, _ . -`);
+  return cfg;
+}
+
+export const NODE_USAGE = `usage: tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,...
+                   [--cluster NAME] [--config FILE.json] [--snapshot-entries N] [--replicas R]
+                   [--tick-ms MS] [--election-ticks N] [--heartbeat-ticks N]
+                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS]
+A config file holds the same keys as JSON (e.g. {"id": "n1", "listen": "127.0.0.1:7101", ...});
+flags override it.`;

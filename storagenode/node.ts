@@ -1,0 +1,122 @@
+import { mkdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../shared/log.js';
+
+import type { NodeInfo } from '../shared/types.js';
+import type { BlockStore } from './blocks/block-store.js';
+import { LevelBlockStore } from './blocks/level-store.js';
+import type { NodeConfig } from './config.js';
+import { encodeCommand, MetaStateMachine } from './meta/index.js';
+import { PeerLinks } from './peers/links.js';
+import { RaftNode } from './raft/driver.js';
+import { ADMIN_OPS, makeHandlers, PEER_OPS, type DiskStats, type MetaApi, type RaftApi } from './rpc/handlers.js';
+import { RpcServer } from './rpc/server.js';
+import { startBackground, type Background } from './peers/background.js';
+
+/**
+ * One storage node: the metadata state machine, the Raft node replicating it, the block store, the
+ * links to the other members and the RPC server, all under one data directory (raft/, meta/, blocks/).
+ */
+export class StorageNode {
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly cfg: NodeConfig,
+    readonly server: RpcServer,
+    private readonly raft: RaftNode,
+    private readonly meta: MetaStateMachine,
+    private readonly blocks: BlockStore,
+    private readonly peers: PeerLinks,
+    private readonly background: Background,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(cfg: NodeConfig, log: Logger, now: () => number = Date.now): Promise<StorageNode> {
+    for (const sub of ['raft', 'meta', 'blocks']) await mkdir(join(cfg.data, sub), { recursive: true });
+    const meta = await MetaStateMachine.open(join(cfg.data, 'meta'));
+    const blocks = await LevelBlockStore.open({ path: join(cfg.data, 'blocks'), log: log.child('blocks') });
+    const peers = new PeerLinks({ selfId: cfg.id, cluster: cfg.cluster, logger: log.child('peers') });
+    const raft = await RaftNode.open({
+      id: cfg.id, dir: join(cfg.data, 'raft'), initialMembers: cfg.peers, stateMachine: meta,
+      send: (to: string, msg: unknown) => peers.sendRaft(to, msg), logger: log.child('raft'),
+      ...(cfg.snapshotEntries ? { snapshotEntries: cfg.snapshotEntries } : {}),
+      ...(cfg.tickMs ? { tickMs: cfg.tickMs } : {}),
+      ...(cfg.electionTicks ? { electionTicks: cfg.electionTicks } : {}),
+      ...(cfg.heartbeatTicks ? { heartbeatTicks: cfg.heartbeatTicks } : {}),
+    });
+    peers.setMembers(raft.members());
+
+    const disks = new DiskWatcher(cfg, peers, () => raft.members());
+    await disks.refresh();
+    const metaApi: MetaApi = {
+      query: (op, args) => meta.query(op, args as never),
+      usage: () => meta.usage(),
+      blocksReferenced: (ids) => meta.blocksReferenced(ids),
+      encodeCommand: (cmd) => encodeCommand(cmd as never),
+    };
+    const handlers = makeHandlers({
+      selfId: cfg.id, cluster: cfg.cluster, replicas: cfg.replicas, raft: raft as unknown as RaftApi, meta: metaApi, blocks,
+      now, startedAtMs: now(), disk: () => disks.own, peerDisks: () => disks.peers, peerUp: (id) => peers.isUp(id), log: log.child('rpc'),
+    });
+    const server = await RpcServer.listen({
+      host: cfg.host, port: cfg.port, cluster: cfg.cluster, handlers, logger: log.child('rpc'), peerOps: PEER_OPS, adminOps: ADMIN_OPS,
+    });
+    const background = startBackground({ cfg, raft, meta, blocks, peers, disks, now, log });
+    const node = new StorageNode(cfg, server, raft, meta, blocks, peers, background, log);
+    raft.onLeaderChange((leader: string | null) => node.onLeaderChange(leader));
+    const self = cfg.peers.find((p) => p.id === cfg.id)!;
+    log.info(`listening on ${self.url} (bound ${cfg.host}:${server.port}), cluster ${cfg.cluster}, ${raft.members().length} members, data in ${cfg.data}`);
+    return node;
+  }
+
+  private onLeaderChange(leader: string | null): void {
+    const s = this.raft.status();
+    this.peers.setMembers(this.raft.members());
+    if (leader === this.cfg.id) this.log.info(`elected leader for term ${s.term}`);
+    else if (leader) this.log.info(`following leader ${leader} (term ${s.term})`);
+    else this.log.info(`no leader known (term ${s.term}); waiting for an election`);
+  }
+
+  /** Closes in dependency order: no new requests, then background work, Raft, links and stores. */
+  stop(why: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info(`shutting down (${why})`);
+      this.background.stop();
+      await this.server.close();
+      await this.raft.close();
+      this.peers.close();
+      await this.meta.close();
+      await this.blocks.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+/** This node's disk (fs.statfs of the data dir) and the last figures each peer reported in status. */
+export class DiskWatcher {
+  own: DiskStats = { totalBytes: 0, freeBytes: 0 };
+  readonly peers = new Map<string, DiskStats>();
+
+  constructor(private readonly cfg: NodeConfig, private readonly links: PeerLinks, private readonly members: () => NodeInfo[]) {}
+
+  async refresh(): Promise<void> {
+    try {
+      const s = await statfs(this.cfg.data);
+      this.own = { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+    } catch {
+      // keep the last figures; a transient statfs failure must not stop the node
+    }
+    const others = this.members().filter((m) => m.id !== this.cfg.id);
+    for (const id of this.peers.keys()) if (!others.some((m) => m.id === id)) this.peers.delete(id);
+    await Promise.all(others.map(async (m) => {
+      try {
+        const st = await this.links.call(m.id, 'status', {}, 1000);
+        this.peers.set(m.id, st.disk);
+      } catch {
+        // unreachable peers keep their last report: capacity does not vanish with a restart
+      }
+    }));
+  }
+}
+

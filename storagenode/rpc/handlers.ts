@@ -1,0 +1,235 @@
+import type { FsResult } from '../../shared/errno.js';
+import { isErrno } from '../../shared/errno.js';
+import type { Logger } from '../../shared/log.js';
+import { PROTOCOL_VERSION } from '../../shared/protocol/handshake.js';
+import { META_READ_OPS, META_WRITE_OPS, OPS, type MetaReadOp, type MetaWriteOp, type NodeStatus, type OpArgs, type OpName } from '../../shared/protocol/ops.js';
+import { timeFromMs, type Time } from '../../shared/time.js';
+import type { NodeInfo, StatFs } from '../../shared/types.js';
+import { Invalid } from '../../shared/wire/validate.js';
+import { NAME_BYTES_MAX } from '../../shared/limits.js';
+import type { BlockStore } from '../blocks/block-store.js';
+import type { ConnContext, Outcome, RpcHandlers } from './server.js';
+
+/** What the handlers need of the Raft driver (storagenode/raft/driver.ts). */
+export interface RaftApi {
+  propose(data: Uint8Array): Promise<unknown>;
+  readBarrier(): Promise<void>;
+  addMember(m: NodeInfo): Promise<unknown>;
+  removeMember(id: string): Promise<unknown>;
+  receive(msg: unknown): void;
+  status(): { role: string; term: number; leader: string | null; commitIndex: number; appliedIndex: number; lastIndex: number; snapshotIndex: number; members: NodeInfo[]; matchIndex?: Record<string, number> };
+  members(): NodeInfo[];
+}
+
+/** What the handlers need of the metadata state machine (storagenode/meta). */
+export interface MetaApi {
+  query(op: MetaReadOp, args: unknown): Promise<FsResult<unknown>>;
+  usage(): Promise<{ inodes: number; bytes: number }> | { inodes: number; bytes: number };
+  blocksReferenced(ids: string[]): Promise<boolean[]>;
+  encodeCommand(cmd: { op: string; args: unknown; now: Time }): Uint8Array;
+}
+
+export interface DiskStats {
+  totalBytes: number;
+  freeBytes: number;
+}
+
+export interface HandlerDeps {
+  selfId: string;
+  cluster: string;
+  replicas: number;
+  raft: RaftApi;
+  meta: MetaApi;
+  blocks: BlockStore;
+  /** The node's clock (ms since the epoch), injected so handlers stay testable. */
+  now(): number;
+  startedAtMs: number;
+  /** This node's disk, and what the peers last reported of theirs (for statfs). */
+  disk(): DiskStats;
+  peerDisks(): Map<string, DiskStats>;
+  peerUp(id: string): boolean;
+  log: Logger;
+  proposeTimeoutMs?: number;
+}
+
+const READS: ReadonlySet<string> = new Set(META_READ_OPS);
+const WRITES: ReadonlySet<string> = new Set(META_WRITE_OPS);
+export const PEER_OPS: ReadonlySet<string> = new Set(['raft']);
+export const ADMIN_OPS: ReadonlySet<string> = new Set(['memberAdd', 'memberRemove', 'blocksReferenced', 'localRead']);
+
+/** Error classes are matched by name/shape: the driver and stores are written by others. */
+function errName(e: unknown): string {
+  return (e as { name?: string })?.name ?? '';
+}
+const isNotLeader = (e: unknown) => errName(e) === 'NotLeaderError' || (e as { code?: string })?.code === 'NOT_LEADER';
+
+export function makeHandlers(d: HandlerDeps): RpcHandlers {
+  const leaderUrl = (): string | undefined => {
+    const id = d.raft.status().leader;
+    return id ? d.raft.members().find((m) => m.id === id)?.url : undefined;
+  };
+  const notLeader = (): Outcome => {
+    const url = leaderUrl();
+    return { ok: false, code: 'NOT_LEADER', message: url ? `the leader is ${d.raft.status().leader}` : 'no leader is known yet', ...(url ? { leader: url } : {}) };
+  };
+  const isLeader = () => d.raft.status().role === 'leader';
+  const fromRaftError = (e: unknown, what: string): Outcome => {
+    if (isNotLeader(e)) return notLeader();
+    d.log.debug(`${what} failed: ${(e as Error)?.message ?? e}`);
+    return { ok: false, code: 'UNAVAILABLE', message: `${what}: ${(e as Error)?.message ?? String(e)}` };
+  };
+  const fsOutcome = (r: unknown, what: string): Outcome => {
+    const res = r as FsResult<unknown> | undefined;
+    if (res && res.ok === true) return { ok: true, result: res.value };
+    if (res && res.ok === false && isErrno(res.errno)) return { ok: false, code: res.errno };
+    d.log.error(`bug: ${what} returned something that is not an FsResult: ${JSON.stringify(r)?.slice(0, 200)}`);
+    return { ok: false, code: 'EIO', message: `internal error in ${what}` };
+  };
+
+  async function write(op: MetaWriteOp, args: unknown): Promise<Outcome> {
+    if (!isLeader()) return notLeader();
+    const data = d.meta.encodeCommand({ op, args, now: timeFromMs(d.now()) });
+    try {
+      return fsOutcome(await withTimeout(d.raft.propose(data), d.proposeTimeoutMs ?? 10_000, `${op} not committed in time`), op);
+    } catch (e) {
+      return fromRaftError(e, op);
+    }
+  }
+
+  async function read(op: MetaReadOp, args: unknown): Promise<Outcome> {
+    if (!isLeader()) return notLeader();
+    try {
+      await withTimeout(d.raft.readBarrier(), d.proposeTimeoutMs ?? 10_000, 'read barrier not confirmed in time');
+    } catch (e) {
+      return fromRaftError(e, `${op} read barrier`);
+    }
+    if (op === 'statfs') return { ok: true, result: await statfs() };
+    return fsOutcome(await d.meta.query(op, args), op);
+  }
+
+  /** Capacity over all members, divided by the replica count: every byte is stored R times. */
+  async function statfs(): Promise<StatFs> {
+    const disks = [d.disk(), ...[...d.peerDisks().values()]];
+    const r = Math.max(1, Math.min(d.replicas, d.raft.members().length));
+    const total = disks.reduce((s, x) => s + x.totalBytes, 0) / r;
+    const free = disks.reduce((s, x) => s + x.freeBytes, 0) / r;
+    const usage = await d.meta.usage();
+    const filesFree = 2 ** 32; // inodes are LevelDB keys: no fixed table to run out of
+    return {
+      blockSize: 4096, totalBytes: Math.floor(total), freeBytes: Math.floor(free), availBytes: Math.floor(free),
+      files: usage.inodes + filesFree, filesFree, nameMax: NAME_BYTES_MAX,
+    };
+  }
+
+  function status(): NodeStatus {
+    const s = d.raft.status();
+    const stats = d.blocks.stats();
+    const self = s.members.find((m) => m.id === d.selfId);
+    return {
+      node: d.selfId, url: self?.url ?? '', cluster: d.cluster, role: s.role === 'preCandidate' ? 'candidate' : (s.role as NodeStatus['role']),
+      term: s.term, leader: s.leader, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex, lastIndex: s.lastIndex,
+      snapshotIndex: s.snapshotIndex,
+      members: s.members.map((m) => ({ ...m, reachable: m.id === d.selfId || d.peerUp(m.id), ...(s.matchIndex?.[m.id] !== undefined ? { matchIndex: s.matchIndex[m.id] } : {}) })),
+      blocks: { count: stats.count, bytes: stats.bytes }, disk: d.disk(), uptimeMs: d.now() - d.startedAtMs,
+    };
+  }
+
+  const blockOps = makeBlockHandlers(d);
+
+  async function request(ctx: ConnContext, op: OpName, args: unknown): Promise<Outcome> {
+    if (WRITES.has(op)) return write(op as MetaWriteOp, args);
+    if (READS.has(op)) return read(op as MetaReadOp, args);
+    switch (op) {
+      case 'raft':
+        d.raft.receive((args as OpArgs<'raft'>).msg);
+        return { ok: true, result: {} };
+      case 'blockPut': case 'blockGet': case 'blockHas':
+        return blockOps(op, args);
+      case 'status':
+        return { ok: true, result: status() };
+      case 'memberAdd': case 'memberRemove':
+        return membership(op, args);
+      case 'blocksReferenced':
+        return referenced((args as OpArgs<'blocksReferenced'>).ids);
+      case 'localRead':
+        return localRead(args as OpArgs<'localRead'>);
+      default:
+        d.log.error(`bug: no handler for op ${op} (from ${ctx.remote})`);
+        return { ok: false, code: 'ENOSYS', message: `${op} is not served by storage nodes` };
+    }
+  }
+
+  async function membership(op: 'memberAdd' | 'memberRemove', args: unknown): Promise<Outcome> {
+    if (!isLeader()) return notLeader();
+    try {
+      if (op === 'memberAdd') {
+        const a = args as OpArgs<'memberAdd'>;
+        await d.raft.addMember({ id: a.id, url: a.url, ...(a.zone ? { zone: a.zone } : {}) });
+      } else {
+        await d.raft.removeMember((args as OpArgs<'memberRemove'>).id);
+      }
+    } catch (e) {
+      if (isNotLeader(e)) return notLeader();
+      return { ok: false, code: 'EBUSY', message: `${op}: ${(e as Error)?.message ?? e}` };
+    }
+    return { ok: true, result: { members: d.raft.members() } };
+  }
+
+  async function referenced(ids: string[]): Promise<Outcome> {
+    if (!isLeader()) return notLeader();
+    try {
+      await d.raft.readBarrier();
+    } catch (e) {
+      return fromRaftError(e, 'blocksReferenced read barrier');
+    }
+    return { ok: true, result: { referenced: await d.meta.blocksReferenced(ids) } };
+  }
+
+  async function localRead(a: OpArgs<'localRead'>): Promise<Outcome> {
+    const checked = OPS[a.op](a.args, 'args.args');
+    if (checked instanceof Invalid) return { ok: false, code: 'PROTOCOL', message: `localRead ${a.op}: ${checked}` };
+    return { ok: true, result: await d.meta.query(a.op, checked) };
+  }
+
+  return {
+    hello: () => ({ protocol: PROTOCOL_VERSION, cluster: d.cluster, node: d.selfId, leader: leaderUrl() ?? null, members: d.raft.members(), replicas: d.replicas }),
+    request,
+  };
+}
+
+function makeBlockHandlers(d: HandlerDeps): (op: 'blockPut' | 'blockGet' | 'blockHas', args: unknown) => Promise<Outcome> {
+  const fromStoreError = (e: unknown, op: string): Outcome => {
+    const name = errName(e);
+    if (name === 'BlockCorruptError') return { ok: false, code: 'BAD_CHECKSUM', message: (e as Error).message };
+    if (name === 'BlockConflictError') return { ok: false, code: 'EEXIST', message: (e as Error).message };
+    if (name === 'BlockStoreClosedError') return { ok: false, code: 'UNAVAILABLE', message: 'node is shutting down' };
+    d.log.error(`${op} failed: ${(e as Error)?.stack ?? e}`);
+    return { ok: false, code: 'EIO', message: `${op}: ${(e as Error)?.message ?? e}` };
+  };
+  return async (op, args) => {
+    try {
+      if (op === 'blockPut') {
+        const a = args as OpArgs<'blockPut'>;
+        await d.blocks.put(a.id, a.data);
+        return { ok: true, result: {} };
+      }
+      if (op === 'blockGet') {
+        const a = args as OpArgs<'blockGet'>;
+        const data = await d.blocks.get(a.id, a.off, a.len);
+        return data ? { ok: true, result: { data } } : { ok: false, code: 'ENOENT', message: `no block ${a.id} on ${d.selfId}` };
+      }
+      const ids = (args as OpArgs<'blockHas'>).ids;
+      return { ok: true, result: { have: await Promise.all(ids.map((id) => d.blocks.has(id))) } };
+    } catch (e) {
+      return fromStoreError(e, op);
+    }
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
