@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log.js';
 import { timeFromMs } from '../../shared/time.js';
 import type { BlockStore } from '../blocks/block-store.js';
+import { BlockCollector } from '../blocks/collector.js';
 import type { NodeConfig } from '../config.js';
 import { encodeCommand, type MetaStateMachine } from '../meta/index.js';
 import type { RaftNode } from '../raft/driver.js';
@@ -49,12 +50,13 @@ export function startBackground(d: BackgroundDeps): Background {
   });
   every(2000, 'disk refresh', () => d.disks.refresh());
   const gc = makeGc(d);
-  if (gc) every(d.cfg.gcEveryMs, 'block GC', gc);
+  every(d.cfg.gcEveryMs, 'block GC', gc.run);
 
   return {
     stop() {
       stopped = true;
       for (const t of timers) clearInterval(t);
+      gc.stop();
     },
   };
 }
@@ -72,6 +74,19 @@ export function isReferencedVia(d: BackgroundDeps): (ids: string[]) => Promise<b
   };
 }
 
-function makeGc(_d: BackgroundDeps): (() => Promise<void>) | null {
-  return null; // wired to storagenode/blocks/collector.ts once it lands
+/** One collector per node, kept across rounds so each pass resumes where the last one stopped. */
+function makeGc(d: BackgroundDeps): { run(): Promise<void>; stop(): void } {
+  const collector = new BlockCollector({
+    store: d.blocks, isReferenced: isReferencedVia(d), log: d.log.child('gc'),
+    clock: { now: d.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref()) },
+    rateBlocksPerSec: 200, // low: GC must never compete with clients for the disk
+    ...(d.cfg.gcGraceMs ? { graceMs: d.cfg.gcGraceMs } : {}),
+  });
+  return {
+    run: async () => {
+      const p = await collector.runPass();
+      if (p.deleted) d.log.info(`block GC: deleted ${p.deleted} unreferenced block(s), freed ${p.bytesFreed} bytes`);
+    },
+    stop: () => collector.stop(),
+  };
 }
