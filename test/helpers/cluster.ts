@@ -180,10 +180,11 @@ export class TestCluster {
   }
 
   /** A client that follows NOT_LEADER redirects and retries while the cluster elects a leader. */
-  async client(opts: { role?: 'client' | 'admin'; retryMs?: number } = {}): Promise<ClusterClient> {
+  async client(opts: { role?: 'client' | 'admin'; retryMs?: number; only?: string[] } = {}): Promise<ClusterClient> {
     const realUrl = new Map<string, string>();
     for (const [key, p] of this.proxies) realUrl.set(`ws://127.0.0.1:${p.port}`, this.node(key.split('>')[1]!).url);
-    return new ClusterClient(this.urls, TEST_CLUSTER_ID, { role: opts.role ?? 'client', retryMs: opts.retryMs ?? 15_000, mapUrl: (u) => realUrl.get(u) ?? u });
+    const urls = opts.only ? opts.only.map((id) => this.node(id).url) : this.urls;
+    return new ClusterClient(urls, TEST_CLUSTER_ID, { role: opts.role ?? 'client', retryMs: opts.retryMs ?? 15_000, mapUrl: (u) => realUrl.get(u) ?? u });
   }
 
   /** Cuts every peer link between nodes of different groups (both directions); heal() restores them. */
