@@ -3,8 +3,7 @@ import { CLUSTER_ID_DEFAULT, PROTOCOL_VERSION } from '../shared/protocol/handsha
 import type { NodeStatus, OpArgs, OpName, OpResults } from '../shared/protocol/ops.js';
 import { RpcConnection } from '../shared/rpc/connection.js';
 import { RpcError } from '../shared/rpc/rpc-error.js';
-import { parsePeers } from './config.js';
-import { runNode } from './main.js';
+import { NODE_USAGE, parsePeers } from './config.js';
 
 const USAGE = `usage:
   tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,... [options]   (tidefs node --help)
@@ -88,7 +87,7 @@ async function statusCmd(argv: string[]): Promise<number> {
         c.close();
       }
     } catch (e) {
-      return { url, err: e instanceof RpcError ? e.message : String(e) };
+      return { url, err: (e instanceof RpcError ? e.message : String(e)).replace(/^UNAVAILABLE: cannot reach \S+: /, '') };
     }
   }));
   process.stdout.write(formatStatusTable(rows) + '\n');
@@ -143,7 +142,12 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (cmd === 'node') {
-      if (rest.includes('--help') || rest.includes('-h')) return runNode([]).then(() => 0);
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`${NODE_USAGE}\n`);
+        return 0;
+      }
+      // Loaded only here: status and member need neither LevelDB nor Raft.
+      const { runNode } = await import('./main.js');
       return await runNode(rest);
     }
     if (cmd === 'status') return await statusCmd(rest);
