@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createLogger } from '../../shared/log.js';
+import { ClusterClient } from '../rpc/cluster-client.js';
+import { setErrnoLogger } from '../rpc/errno.js';
+import { Vfs } from '../vfs/vfs.js';
+
+export interface MountArgs {
+  urls: string[];
+  mountpoint: string;
+  strict: boolean;
+  foreground: boolean;
+  debug: boolean;
+  cluster: string;
+  logFile: string;
+}
+
+const CONNECT_MS_MAX = 20_000;
+const FLUSH_MS_MAX = 30_000;
+
+function mountedNow(mnt: string): boolean {
+  try {
+    return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt.replace(/ /g, '\\040'));
+  } catch {
+    return true;
+  }
+}
+
+/** libfuse2 is loaded with fuse-native; its absence shows as a dlopen error naming libfuse.so.2. */
+async function loadFuse(): Promise<typeof import('../fuse/mount.js')> {
+  try {
+    return await import('../fuse/mount.js');
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/libfuse\.so\.2/.test(msg)) throw new Error('libfuse2 is not installed: install libfuse2 (Debian 13/Ubuntu 24.04: libfuse2t64)');
+    throw new Error(`cannot load the FUSE binding (fuse-native): ${msg}`);
+  }
+}
+
+/**
+ * A foreground mount: connects, opens a session, mounts, and resolves with the exit code once the
+ * file system is unmounted (SIGINT/SIGTERM flush and unmount cleanly; an outside `fusermount -u` is
+ * noticed within a second).
+ */
+export async function runMount(a: MountArgs): Promise<number> {
+  const log = createLogger(`tidefs-client ${a.mountpoint}`, { level: a.debug ? 'debug' : undefined });
+  setErrnoLogger(log.child('errno'));
+  const fuseMod = await loadFuse();
+  const client = new ClusterClient({ urls: a.urls, cluster: a.cluster, clientName: `${hostname()}:${process.pid}:${a.mountpoint}`.slice(0, 128), logger: log.child('rpc') });
+  try {
+    await client.start(CONNECT_MS_MAX);
+  } catch (e) {
+    await client.close();
+    throw new Error(`no reachable node at ${a.urls.join(',')} (cluster ${a.cluster}): ${(e as Error).message}`);
+  }
+  const vfs = new Vfs({
+    cluster: { meta: (op, args) => client.meta(op, args), putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l) => client.getBlock(id, o, l), onNewSession: (cb) => { client.onNewSession = cb; } },
+    clock: { nowMs: () => Date.now() },
+    randomHex: () => randomBytes(12).toString('hex'),
+    log: log.child('vfs'),
+    pathTtlMs: a.strict ? 0 : 1000,
+  });
+  let mounted;
+  try {
+    mounted = await fuseMod.mountFuse(vfs, { mountpoint: a.mountpoint, strict: a.strict, debug: a.debug }, log);
+  } catch (e) {
+    await client.close();
+    const msg = (e as Error).message;
+    throw new Error(`cannot mount at ${a.mountpoint}: ${msg}${/in use|busy/i.test(msg) ? ' (already mounted or busy)' : ''}`);
+  }
+  log.info(`mounted ${a.urls.join(',')} at ${a.mountpoint}${a.strict ? ' (strict: no kernel caching)' : ''}`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(watch);
+      log.info(`${why}: flushing and unmounting`);
+      await Promise.race([vfs.destroy(), new Promise((r) => setTimeout(r, FLUSH_MS_MAX))]);
+      if (mountedNow(a.mountpoint)) await mounted.unmount().catch((e: Error) => log.warn(`unmount: ${e.message}`));
+      await client.close();
+      log.info('unmounted');
+      resolve(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    const watch = setInterval(() => { if (!mountedNow(a.mountpoint)) void stop('unmounted from outside'); }, 1000);
+  });
+}

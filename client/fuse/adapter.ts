@@ -1,0 +1,125 @@
+import Fuse from 'fuse-native';
+import { readFileSync } from 'node:fs';
+import type { Errno, FsResult } from '../../shared/errno.js';
+import type { Logger } from '../../shared/log.js';
+import type { Attr } from '../../shared/types.js';
+import type { OpContext } from '../vfs/types.js';
+import type { TimeArg, Vfs } from '../vfs/vfs.js';
+
+/** The caller of the current FUSE request, from fuse_get_context(); null when the binding cannot tell. */
+export type CallerSource = () => { uid: number; gid: number; pid: number } | null;
+
+const GROUPS_TTL_MS = 1000;
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+const BLKSIZE = 131072; // st_blksize: what cp and friends size their I/O by; one max_write
+
+/** The kernel's errno numbers, from fuse-native's table (e.g. Fuse.ENOENT === -2). */
+export function errnoNumber(e: Errno): number {
+  const n = (Fuse as unknown as Record<string, number>)[e];
+  return typeof n === 'number' ? n : -5;
+}
+
+export function toStat(a: Attr): Fuse.Stat {
+  return {
+    mode: a.mode, uid: a.uid, gid: a.gid, size: a.size, nlink: a.nlink, ino: a.ino, rdev: a.rdev,
+    blksize: BLKSIZE, blocks: Math.ceil(a.size / 512), dev: 0,
+    atime: [a.atime[0], a.atime[1]], mtime: [a.mtime[0], a.mtime[1]], ctime: [a.ctime[0], a.ctime[1]],
+  };
+}
+
+function timeArg(t: Fuse.TimeSpec): TimeArg {
+  const now = Fuse.constants?.UTIME_NOW ?? UTIME_NOW;
+  const omit = Fuse.constants?.UTIME_OMIT ?? UTIME_OMIT;
+  if (t[1] === omit) return undefined;
+  if (t[1] === now) return 'now';
+  return [t[0], t[1]];
+}
+
+/**
+ * The FUSE operations: each builds the caller's OpContext, awaits the VFS, answers cb(0, value) or
+ * cb(negative errno) (read/write: the byte count), and writes an access-log line (op, errno, ms).
+ */
+export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Fuse.Operations {
+  const groupCache = new Map<number, { groups: number[]; at: number }>();
+  /** Supplementary groups of the calling process, from /proc/<pid>/status (cached briefly per pid). */
+  const groupsOf = (pid: number): number[] => {
+    if (!pid) return [];
+    const hit = groupCache.get(pid);
+    const now = Date.now();
+    if (hit && now - hit.at < GROUPS_TTL_MS) return hit.groups;
+    let groups: number[] = [];
+    try {
+      const m = /^Groups:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      groups = m ? m[1].trim().split(/\s+/).filter(Boolean).map(Number) : [];
+    } catch { /* the process is gone: no groups */ }
+    if (groupCache.size > 4096) groupCache.clear();
+    groupCache.set(pid, { groups, at: now });
+    return groups;
+  };
+  const ctx = (): OpContext => {
+    const c = caller() ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, pid: 0 };
+    return { uid: c.uid, gid: c.gid, pid: c.pid, groups: groupsOf(c.pid) };
+  };
+  /** Runs one op: access log, errno mapping, and the reply built from the value. */
+  function run<T>(op: string, path: string, f: (c: OpContext) => Promise<FsResult<T>>, reply: (v: T) => void, cb: (r: number) => void): void {
+    const t0 = performance.now();
+    let errno: Errno | null = null;
+    f(ctx()).then((r) => {
+      if (r.ok) return reply(r.value);
+      errno = r.errno;
+      cb(errnoNumber(r.errno));
+    }, (e: unknown) => {
+      errno = 'EIO';
+      log.error(`${op} ${path}: bug: ${(e as Error)?.stack ?? e}`);
+      cb(errnoNumber('EIO'));
+    }).finally(() => log.debug(`${op} ${path} ${errno ?? 'ok'} ${(performance.now() - t0).toFixed(1)}ms`));
+  }
+  const done = (cb: Fuse.Cb) => () => cb(0);
+  const withStat = (cb: (r: number, s?: Fuse.Stat) => void) => (a: Attr) => cb(0, toStat(a));
+  const withFd = (cb: (r: number, fd?: number) => void) => (fd: number) => cb(0, fd);
+
+  return {
+    init: (cb) => cb(0),
+    getattr: (p, cb) => run('getattr', p, (c) => vfs.getattr(c, p), withStat(cb), cb),
+    fgetattr: (p, fd, cb) => run('fgetattr', p, (c) => vfs.fgetattr(c, fd), withStat(cb), cb),
+    access: (p, mode, cb) => run('access', p, (c) => vfs.access(c, p, mode), done(cb), cb),
+    statfs: (p, cb) => run('statfs', p, (c) => vfs.statfs(c), (s) => cb(0, {
+      bsize: s.blockSize, frsize: s.blockSize, blocks: Math.floor(s.totalBytes / s.blockSize), bfree: Math.floor(s.freeBytes / s.blockSize),
+      bavail: Math.floor(s.availBytes / s.blockSize), files: s.files, ffree: s.filesFree, favail: s.filesFree, namemax: s.nameMax,
+    }), cb),
+    readdir: (p, cb) => run('readdir', p, (c) => vfs.readdir(c, p), (es) => cb(0, ['.', '..', ...es.map((e) => e.name)]), cb),
+    mkdir: (p, mode, cb) => run('mkdir', p, (c) => vfs.mkdir(c, p, mode), done(cb), cb),
+    rmdir: (p, cb) => run('rmdir', p, (c) => vfs.rmdir(c, p), done(cb), cb),
+    mknod: (p, mode, dev, cb) => run('mknod', p, (c) => vfs.mknod(c, p, mode, dev), done(cb), cb),
+    symlink: (target, p, cb) => run('symlink', p, (c) => vfs.symlink(c, target, p), done(cb), cb),
+    readlink: (p, cb) => run('readlink', p, (c) => vfs.readlink(c, p), (t) => cb(0, t), cb),
+    link: (from, to, cb) => run('link', to, (c) => vfs.link(c, from, to), done(cb), cb),
+    unlink: (p, cb) => run('unlink', p, (c) => vfs.unlink(c, p), done(cb), cb),
+    rename: (from, to, cb) => run('rename', from, (c) => vfs.rename(c, from, to), done(cb), cb),
+    chmod: (p, mode, cb) => run('chmod', p, (c) => vfs.chmod(c, p, mode), done(cb), cb),
+    chown: (p, uid, gid, cb) => run('chown', p, (c) => vfs.chown(c, p, uid, gid), done(cb), cb),
+    utimens: (p, at, mt, cb) => run('utimens', p, (c) => vfs.utimens(c, p, timeArg(at), timeArg(mt)), done(cb), cb),
+    truncate: (p, size, cb) => run('truncate', p, (c) => vfs.truncate(c, p, size), done(cb), cb),
+    ftruncate: (p, fd, size, cb) => run('ftruncate', p, (c) => vfs.ftruncate(c, fd, size), done(cb), cb),
+    open: (p, flags, cb) => run('open', p, (c) => vfs.open(c, p, flags), withFd(cb), cb),
+    create: (p, mode, flags, cb) => run('create', p, (c) => vfs.create(c, p, mode, flags), withFd(cb), cb),
+    read: (p, fd, buf, len, off, cb) => run('read', p, (c) => vfs.read(c, fd, off, len), (data) => {
+      buf.set(data.subarray(0, Math.min(len, data.byteLength)));
+      cb(Math.min(len, data.byteLength));
+    }, cb),
+    write: (p, fd, buf, len, off, cb) => run('write', p, (c) => vfs.write(c, fd, off, Buffer.from(buf.subarray(0, len))), (n) => cb(n), cb),
+    flush: (p, fd, _owner, cb) => run('flush', p, (c) => vfs.flush(c, fd), done(cb), cb),
+    fsync: (p, _datasync, fd, cb) => run('fsync', p, (c) => vfs.fsync(c, fd), done(cb), cb),
+    fsyncdir: (p, _datasync, _fd, cb) => run('fsyncdir', p, async () => ({ ok: true as const, value: undefined }), done(cb), cb),
+    release: (p, fd, _flockRelease, _owner, cb) => run('release', p, (c) => vfs.release(c, fd), done(cb), cb),
+    setxattr: (p, name, value, _pos, flags, cb) => run('setxattr', p, (c) => vfs.xattrs.set(c, p, name, Buffer.from(value), flags), done(cb), cb),
+    getxattr: (p, name, _pos, cb) => run('getxattr', p, (c) => vfs.xattrs.get(c, p, name), (v) => cb(0, v as Buffer), cb),
+    listxattr: (p, cb) => run('listxattr', p, (c) => vfs.xattrs.list(c, p), (v) => cb(0, splitNames(v as Buffer)), cb),
+    removexattr: (p, name, cb) => run('removexattr', p, (c) => vfs.xattrs.remove(c, p, name), done(cb), cb),
+  };
+}
+
+function splitNames(v: Buffer): string[] {
+  return v.toString('utf8').split('\0').filter(Boolean);
+}

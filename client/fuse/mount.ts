@@ -1,0 +1,67 @@
+import Fuse from 'fuse-native';
+import type { Logger } from '../../shared/log.js';
+import type { Vfs } from '../vfs/vfs.js';
+import { makeOperations, type CallerSource } from './adapter.js';
+import { buildMountOptions, type MountOptions } from './mount-options.js';
+
+export interface MountSettings {
+  mountpoint: string;
+  strict: boolean;
+  debug?: boolean;
+}
+
+/**
+ * Mount options (DESIGN.md "What fuse-native needs", NOTES.md pjdfstest facts):
+ * - allow_other + default_permissions: a shared multi-user file system; the kernel checks modes.
+ * - big_writes, max_write/max_read 128 KiB: large requests instead of 4 KiB pages.
+ * - use_ino: st_ino is the cluster's inode number. fsname/subtype tidefs.
+ * - auto_unmount: a crashed client leaves no dead mount behind.
+ * - attr_timeout=0 in both modes: libfuse 2's high-level API gives each hard link its own kernel
+ *   inode, so link counts and ctimes cached for one name go stale when the file changes through
+ *   another (pjdfstest link/00, rename/00); a stat therefore always comes to us (one lookup).
+ * - default: entry_timeout=1 (names cached briefly; every op still reaches us with its path and the
+ *   last component is looked up afresh) and auto_cache (page cache kept across opens while mtime and
+ *   size are unchanged): close-to-open, cheaply.
+ * - --strict: entry_timeout=0 and no auto_cache, so the page cache is dropped at every open; not
+ *   direct_io, which would break shared writable mmap.
+ * Not hard_remove: libfuse 2.9 then fails every op on an unlinked open file (no nullpath_ok in the
+ * binding), so the default rename to .fuse_hiddenN is kept; the cluster also tracks opens per session.
+ */
+export function tidefsMountOptions(s: MountSettings): MountOptions {
+  return {
+    allowOther: true,
+    defaultPermissions: true,
+    autoUnmount: true,
+    bigWrites: true,
+    maxWriteBytes: 131072,
+    maxReadBytes: 131072,
+    useIno: true,
+    fsname: 'tidefs',
+    subtype: 'tidefs',
+    attrTimeoutSec: 0,
+    entryTimeoutSec: s.strict ? 0 : 1,
+    negativeTimeoutSec: 0,
+    autoCache: !s.strict,
+    debug: s.debug,
+  };
+}
+
+export interface MountedFs {
+  unmount(): Promise<void>;
+}
+
+/** The caller of the current request, if the binding exposes fuse_get_context(). */
+function callerSource(): CallerSource {
+  const f = Fuse as unknown as { context?: () => { uid: number; gid: number; pid: number } | null };
+  return typeof f.context === 'function' ? () => f.context!() : () => null;
+}
+
+export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger): Promise<MountedFs> {
+  const ops = makeOperations(vfs, log.child('fuse'), callerSource());
+  // No per-op timeout: the RPC layer bounds every request (60 s) and lock waits must not be cut short.
+  const fuse = new Fuse(s.mountpoint, ops, { timeout: false, mountOptions: buildMountOptions(tidefsMountOptions(s)) });
+  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+  return {
+    unmount: () => new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve()))),
+  };
+}

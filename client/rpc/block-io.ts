@@ -1,0 +1,109 @@
+import type { Logger } from '../../shared/log.js';
+import { placeReplicas, writeQuorum } from '../../shared/placement.js';
+import { RpcError } from '../../shared/rpc/rpc-error.js';
+import type { BlockId, NodeInfo } from '../../shared/types.js';
+import { backoffMs, type ConnPool, type RpcClock } from './conn-pool.js';
+
+/**
+ * Block I/O straight to the replica nodes (DESIGN.md invariants 2-4). A put goes to the R nodes that
+ * rendezvous hashing names, in parallel, and counts as stored once a write quorum has acknowledged
+ * (each ack means fsynced on that node); a replica that fails is replaced by the next node in the
+ * block's ranking, which repair later moves back. A get tries the ranking in order.
+ */
+export class BlockIo {
+  constructor(
+    private readonly pool: ConnPool,
+    private readonly clock: RpcClock,
+    private readonly log: Logger,
+    private readonly retryMsMax: number,
+    private readonly callTimeoutMs: number,
+  ) {}
+
+  /** Nodes in the order this block prefers them: its R replicas first, then the rest as substitutes. */
+  ranking(id: BlockId): NodeInfo[] {
+    const members = this.pool.members.length ? this.pool.members : this.pool.knownUrls().map((url) => ({ id: url, url }));
+    const replicas = placeReplicas(id, members, Math.max(1, Math.min(this.pool.replicas, members.length)));
+    const rest = placeReplicas(id, members, members.length).filter((n) => !replicas.some((x) => x.id === n.id));
+    return [...replicas, ...rest];
+  }
+
+  async putBlock(id: BlockId, data: Uint8Array): Promise<void> {
+    const r = Math.max(1, Math.min(this.pool.replicas, this.pool.members.length || this.pool.knownUrls().length));
+    const need = writeQuorum(r);
+    const deadline = this.clock.nowMs() + this.retryMsMax;
+    const stored = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      const lastErr = await this.putPass(id, data, this.ranking(id), r, need, stored);
+      if (stored.size >= need) return;
+      if (this.clock.nowMs() >= deadline) {
+        throw new RpcError('UNAVAILABLE', `block ${id}: ${stored.size}/${need} replicas stored after ${this.retryMsMax} ms: ${(lastErr as Error)?.message}`);
+      }
+      await this.clock.sleep(backoffMs(attempt));
+    }
+  }
+
+  /**
+   * One pass: sends to the best-ranked nodes that do not hold the block yet, up to r copies, replacing
+   * a failed node by the next in the ranking. Settles once `need` nodes hold it or nothing is left to
+   * try. Acks that come after it settled still count for later passes: their copy is real.
+   */
+  private putPass(id: BlockId, data: Uint8Array, ranking: NodeInfo[], r: number, need: number, stored: Set<string>): Promise<unknown> {
+    return new Promise((resolve) => {
+      const candidates = ranking.filter((n) => !stored.has(n.url));
+      let inFlight = 0;
+      let lastErr: unknown = null;
+      let settled = false;
+      const settle = () => { if (!settled) { settled = true; resolve(lastErr); } };
+      const launch = (): void => {
+        while (stored.size + inFlight < r && candidates.length) {
+          const node = candidates.shift()!;
+          inFlight++;
+          this.call(node.url, (c) => c.call('blockPut', { id, data }, { timeoutMs: this.callTimeoutMs })).then(
+            () => { inFlight--; stored.add(node.url); if (stored.size >= need || inFlight === 0) settle(); },
+            (e: unknown) => {
+              inFlight--;
+              lastErr = e;
+              this.log.debug(`blockPut ${id} to ${node.url}: ${(e as Error).message}`);
+              launch();
+              if (inFlight === 0) settle();
+            },
+          );
+        }
+      };
+      launch();
+      if (inFlight === 0) settle();
+    });
+  }
+
+  /** Reads [off, off+len) of a block from the first replica that has a good copy. */
+  async getBlock(id: BlockId, off: number, len: number): Promise<Uint8Array> {
+    const deadline = this.clock.nowMs() + this.retryMsMax;
+    let lastErr: unknown = null;
+    for (let attempt = 0; ; attempt++) {
+      for (const node of this.ranking(id)) {
+        try {
+          const r = await this.call(node.url, (c) => c.call('blockGet', { id, off, len }, { timeoutMs: this.callTimeoutMs }));
+          if (r.data.byteLength !== len) throw new RpcError('EIO', `block ${id} from ${node.url}: ${r.data.byteLength} bytes, wanted ${len}`);
+          return r.data;
+        } catch (e) {
+          lastErr = e; // absent (ENOENT), BAD_CHECKSUM, unreachable: try the next replica
+          this.log.debug(`blockGet ${id} from ${node.url}: ${(e as Error).message}`);
+        }
+      }
+      if (this.clock.nowMs() >= deadline) {
+        throw new RpcError('UNAVAILABLE', `block ${id}: no replica answered in ${this.retryMsMax} ms: ${(lastErr as Error)?.message}`);
+      }
+      await this.clock.sleep(backoffMs(attempt));
+    }
+  }
+
+  private async call<T>(url: string, f: (c: Awaited<ReturnType<ConnPool['get']>>) => Promise<T>): Promise<T> {
+    const conn = await this.pool.get(url);
+    try {
+      return await f(conn);
+    } catch (e) {
+      if (e instanceof RpcError && e.code === 'UNAVAILABLE' && /timed out/.test(e.message)) this.pool.drop(url);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,199 @@
+import { createLogger, type Logger } from '../../shared/log.js';
+import { LEASE_MS_DEFAULT } from '../../shared/limits.js';
+import type { OpArgs, OpName, OpResults } from '../../shared/protocol/ops.js';
+import { RpcError } from '../../shared/rpc/rpc-error.js';
+import { BlockIo } from './block-io.js';
+import { backoffMs, ConnPool, realClock, wsConnector, type Connector, type RpcClock } from './conn-pool.js';
+
+export interface ClusterClientOptions {
+  urls: string[];
+  clientName: string;
+  cluster?: string;
+  logger?: Logger;
+  connector?: Connector;
+  clock?: RpcClock;
+  /** How long a request keeps retrying through elections and restarts before the caller gets EIO. */
+  retryMsMax?: number;
+  /** Per attempt: a node that does not answer in this long is treated as unreachable. */
+  callTimeoutMs?: number;
+  leaseMs?: number;
+}
+
+/** Namespace changes: stamped with session + seq so a retried one is answered from the dedup table. */
+const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite']);
+/** Ops that carry the session (required by the schema). */
+const SESSIONED = new Set<OpName>(['open', 'release']);
+export type MetaOp = Exclude<OpName, 'hello' | 'blockPut' | 'blockGet' | 'blockHas' | 'raft' | 'sessionOpen' | 'sessionRenew' | 'sessionClose'>;
+type SessionOp = 'sessionOpen' | 'sessionRenew' | 'sessionClose';
+/** Args as the VFS passes them: the client adds session and seq itself. */
+export type MetaArgs<O extends MetaOp> = Omit<OpArgs<O>, 'session' | 'seq'>;
+
+const REDIRECTS_MAX = 5; // NOT_LEADER hops followed without a pause
+
+/**
+ * The client's view of the cluster: metadata requests go to the Raft leader (following NOT_LEADER
+ * redirects), retried with backoff through elections and restarts for up to retryMsMax; blocks go
+ * to their replicas (BlockIo). It also owns the session lease.
+ */
+export class ClusterClient {
+  readonly pool: ConnPool;
+  readonly blocks: BlockIo;
+  readonly clock: RpcClock;
+  readonly log: Logger;
+  readonly retryMsMax: number;
+  private readonly callTimeoutMs: number;
+  private readonly leaseMsWanted: number;
+  private seq = 0;
+  private sessionId: string | null = null;
+  private sessionOpening: Promise<string> | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Called after a new session replaced an expired one (the VFS re-registers its open files). */
+  onNewSession: (session: string) => void = () => {};
+
+  constructor(private readonly opts: ClusterClientOptions) {
+    this.log = opts.logger ?? createLogger('client rpc');
+    this.clock = opts.clock ?? realClock;
+    this.retryMsMax = opts.retryMsMax ?? 60_000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? 15_000;
+    this.leaseMsWanted = opts.leaseMs ?? LEASE_MS_DEFAULT;
+    this.pool = new ConnPool(opts.urls, opts.connector ?? wsConnector(this.log), opts.clientName, this.log, opts.cluster);
+    this.blocks = new BlockIo(this.pool, this.clock, this.log, this.retryMsMax, this.callTimeoutMs);
+  }
+
+  /** Reaches some node (so membership is known) and opens the session. Rejects if no node answers in time. */
+  async start(connectMsMax = this.retryMsMax): Promise<void> {
+    const deadline = this.clock.nowMs() + connectMsMax;
+    let lastErr: unknown;
+    for (let attempt = 0; this.clock.nowMs() < deadline; attempt++) {
+      for (const url of this.pool.knownUrls()) {
+        try {
+          await this.pool.get(url);
+          await this.session();
+          return;
+        } catch (e) {
+          lastErr = e;
+        }
+      }
+      await this.clock.sleep(backoffMs(attempt));
+    }
+    throw new RpcError('UNAVAILABLE', `no node reachable at ${this.opts.urls.join(',')}: ${(lastErr as Error)?.message ?? 'timeout'}`);
+  }
+
+  get sessionOrNull(): string | null {
+    return this.sessionId;
+  }
+
+  /** A metadata request, to the leader, retried until it succeeds, fails with an errno, or the deadline passes. */
+  async meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]> {
+    const full = { ...args } as Record<string, unknown>;
+    if (STAMPED.has(op)) full.seq = ++this.seq;
+    return this.attempts(op, full) as Promise<OpResults[O]>;
+  }
+
+  private async attempts(op: MetaOp | SessionOp, full: Record<string, unknown>): Promise<unknown> {
+    const deadline = this.clock.nowMs() + this.retryMsMax;
+    let redirects = 0;
+    const st = { staleRetried: false, session: '' }; // one retry under a new session per request
+    for (let attempt = 0; ; ) {
+      if (STAMPED.has(op) || SESSIONED.has(op)) full.session = st.session = await this.session();
+      const url = this.pool.metaTarget();
+      try {
+        const conn = await this.pool.get(url);
+        return await conn.call(op, full as never, { timeoutMs: this.callTimeoutMs });
+      } catch (e) {
+        const next = this.classify(e, url, op, st);
+        if (next === 'fail' || this.closed) throw e;
+        if (next === 'redirect' && ++redirects <= REDIRECTS_MAX) continue;
+        if (this.clock.nowMs() >= deadline) throw new RpcError('UNAVAILABLE', `${op} gave up after ${this.retryMsMax} ms: ${(e as Error).message}`);
+        redirects = 0;
+        await this.clock.sleep(backoffMs(attempt++));
+      }
+    }
+  }
+
+  /** What to do after a failed attempt: go to the named leader, wait and retry, or give the error to the caller. */
+  private classify(e: unknown, url: string, op: string, st: { staleRetried: boolean; session: string }): 'redirect' | 'retry' | 'fail' {
+    if (!(e instanceof RpcError)) return 'retry'; // a connect failure of the transport
+    switch (e.code) {
+      case 'NOT_LEADER': {
+        const leader = e.leader ? this.pool.urlOf(e.leader) : null;
+        this.pool.leaderUrl = leader && leader !== url ? leader : null;
+        return this.pool.leaderUrl ? 'redirect' : 'retry';
+      }
+      case 'UNAVAILABLE':
+        if (/timed out/.test(e.message)) this.pool.drop(url);
+        else if (this.pool.leaderUrl === url) this.pool.leaderUrl = null;
+        return 'retry';
+      case 'TOO_BUSY':
+        return 'retry';
+      case 'ESTALE': // what the state machine answers for a session whose lease lapsed
+      case 'STALE_SESSION':
+        if (op.startsWith('session') || !(STAMPED.has(op as OpName) || SESSIONED.has(op as OpName)) || st.staleRetried) return 'fail';
+        st.staleRetried = true;
+        if (this.sessionId === st.session) {
+          this.log.warn(`session ${st.session} expired on the cluster; opening a new one`);
+          this.sessionId = null;
+        }
+        return 'redirect';
+      default:
+        return 'fail';
+    }
+  }
+
+  /** The current session, opened (or re-opened after expiry) on demand. */
+  session(): Promise<string> {
+    if (this.sessionId) return Promise.resolve(this.sessionId);
+    if (!this.sessionOpening) {
+      const replacing = this.seq > 0 || this.renewTimer !== null;
+      this.sessionOpening = this.attempts('sessionOpen', { client: this.opts.clientName, leaseMs: this.leaseMsWanted })
+        .then((r) => {
+          const s = r as OpResults['sessionOpen'];
+          this.sessionId = s.session;
+          this.scheduleRenew(s.leaseMs);
+          this.log.info(`session ${s.session} opened (lease ${s.leaseMs} ms)`);
+          if (replacing) this.onNewSession(s.session);
+          return s.session;
+        })
+        .finally(() => { this.sessionOpening = null; });
+    }
+    return this.sessionOpening;
+  }
+
+  /** Renews every third of the lease (DESIGN.md invariant 5); a failed renewal opens a new session on next use. */
+  private scheduleRenew(leaseMs: number): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = setInterval(() => {
+      const s = this.sessionId;
+      if (!s || this.closed) return;
+      this.attempts('sessionRenew', { session: s }).catch((e: Error) => {
+        this.log.warn(`session ${s} renewal failed: ${e.message}`);
+        if (e instanceof RpcError && (e.code === 'STALE_SESSION' || e.code === 'ESTALE') && this.sessionId === s) this.sessionId = null;
+      });
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    this.renewTimer.unref();
+  }
+
+  putBlock(id: string, data: Uint8Array): Promise<void> {
+    return this.blocks.putBlock(id, data);
+  }
+  getBlock(id: string, off: number, len: number): Promise<Uint8Array> {
+    return this.blocks.getBlock(id, off, len);
+  }
+
+  async close(): Promise<void> {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+    const s = this.sessionId;
+    if (s) {
+      try {
+        const conn = await this.pool.get(this.pool.metaTarget());
+        await conn.call('sessionClose', { session: s }, { timeoutMs: 2000 });
+      } catch (e) {
+        this.log.debug(`session close: ${(e as Error).message}`); // the lease runs out by itself
+      }
+    }
+    this.closed = true;
+    this.pool.close();
+  }
+}

@@ -1,0 +1,159 @@
+import { FsError } from '../../shared/errno.js';
+import { FILE_BYTES_MAX } from '../../shared/limits.js';
+import { compareTime, timeFromMs } from '../../shared/time.js';
+import type { Attr, Ino } from '../../shared/types.js';
+import { FileReader } from './reader.js';
+import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
+import { credOf, type OpContext, type VfsOptions } from './types.js';
+import { FileWriter } from './writer.js';
+
+/** What this mount knows of an inode while it is open or has buffered writes. */
+export interface InodeState {
+  ino: Ino;
+  attr: Attr; // as the cluster last reported it
+  writer: FileWriter;
+  reader: FileReader;
+  handles: number;
+}
+
+export interface Handle {
+  fd: number;
+  ino: Ino;
+  flags: number;
+}
+
+const HANDLES_MAX = 1 << 20;
+
+/**
+ * Open files: the handle table (fd → inode, flags) and per-inode state (write buffer, read cache).
+ * Handles of one inode share its state, so read-after-write holds across handles of this mount.
+ */
+export class Files {
+  readonly handles = new Map<number, Handle>();
+  readonly inodes = new Map<Ino, InodeState>();
+  private nextFd = 1;
+
+  constructor(private readonly o: VfsOptions) {}
+
+  state(attr: Attr): InodeState {
+    let st = this.inodes.get(attr.ino);
+    if (!st) {
+      const writer = new FileWriter(attr.ino, this.o);
+      st = { ino: attr.ino, attr, writer, reader: new FileReader(attr.ino, this.o), handles: 0 };
+      const s = st;
+      writer.onCommitted = (a, chunks) => {
+        s.reader.invalidate(chunks);
+        s.reader.version = a.version;
+        s.attr = a;
+      };
+      this.inodes.set(attr.ino, st);
+    }
+    return st;
+  }
+
+  handle(fd: number): Handle {
+    const h = this.handles.get(fd);
+    if (!h) throw new FsError('EBADF', `no open file ${fd}`);
+    return h;
+  }
+
+  /** Registers an open of an inode whose attributes were just revalidated (close-to-open). */
+  add(attr: Attr, flags: number): number {
+    if (this.handles.size >= HANDLES_MAX) throw new FsError('EAGAIN', 'too many open files');
+    const st = this.state(attr);
+    if (!st.writer.dirty) st.attr = attr;
+    st.reader.revalidate(attr.version);
+    st.handles++;
+    while (this.handles.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) % HANDLES_MAX;
+    const fd = this.nextFd++;
+    this.handles.set(fd, { fd, ino: attr.ino, flags });
+    return fd;
+  }
+
+  /** Attributes as this mount sees them: the cluster's, plus buffered writes not committed yet. */
+  effective(a: Attr): Attr {
+    const st = this.inodes.get(a.ino);
+    if (!st) return a;
+    if (a.version >= st.attr.version) st.attr = a;
+    if (!st.writer.dirty) return a;
+    const t = timeFromMs(st.writer.lastWriteMs);
+    const later = compareTime(t, a.mtime) > 0 ? t : a.mtime;
+    return { ...a, size: Math.max(a.size, st.writer.pendingEnd()), mtime: later, ctime: compareTime(t, a.ctime) > 0 ? t : a.ctime };
+  }
+
+  size(st: InodeState): number {
+    return Math.max(st.attr.size, st.writer.pendingEnd());
+  }
+
+  async read(fd: number, off: number, len: number): Promise<Buffer> {
+    const h = this.handle(fd);
+    if ((h.flags & O_ACCMODE) === O_WRONLY) throw new FsError('EBADF');
+    const st = this.inodes.get(h.ino)!;
+    const size = this.size(st);
+    if (off >= size || len <= 0) return Buffer.alloc(0);
+    const n = Math.min(len, size - off);
+    const pending = st.writer.runs.slice(); // before awaiting: a commit during the read must not hide these bytes
+    const buf = await st.reader.read(off, n, st.attr.size);
+    st.writer.overlay(buf, off, pending);
+    st.writer.overlay(buf, off); // and writes that arrived while we waited
+    return buf;
+  }
+
+  async write(ctx: OpContext, fd: number, off: number, data: Uint8Array): Promise<number> {
+    const h = this.handle(fd);
+    if ((h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EBADF');
+    const st = this.inodes.get(h.ino)!;
+    // O_APPEND: at the size this mount knows, including its own buffered writes.
+    const at = h.flags & O_APPEND ? this.size(st) : off;
+    if (at + data.byteLength > FILE_BYTES_MAX) throw new FsError('EFBIG');
+    await st.writer.write(at, data, credOf(ctx));
+    return data.byteLength;
+  }
+
+  /** Makes this inode's buffered writes durable and visible (flush, fsync, before truncate). */
+  async flushIno(ino: Ino): Promise<void> {
+    const st = this.inodes.get(ino);
+    if (!st) return;
+    try {
+      await st.writer.flush();
+    } catch (e) {
+      st.writer.takeError();
+      throw e;
+    }
+  }
+
+  /** Drops a handle; returns the inode when it was the last one of this mount. */
+  async release(fd: number): Promise<Ino | null> {
+    const h = this.handle(fd);
+    this.handles.delete(fd);
+    const st = this.inodes.get(h.ino);
+    if (!st) return null;
+    st.handles--;
+    try {
+      await st.writer.flush();
+    } finally {
+      if (st.handles === 0 && !st.writer.dirty) this.inodes.delete(h.ino);
+    }
+    return st.handles === 0 ? h.ino : null;
+  }
+
+  /** After a truncate: cached contents are gone and the size is the new one. */
+  truncated(attr: Attr): void {
+    const st = this.inodes.get(attr.ino);
+    if (!st) return;
+    st.writer.dropFrom(attr.size);
+    st.reader.invalidate();
+    st.reader.version = attr.version;
+    st.attr = attr;
+  }
+
+  /** Inodes this mount holds open, for re-registration under a new session. */
+  openInodes(): Ino[] {
+    return [...this.inodes.values()].filter((s) => s.handles > 0).map((s) => s.ino);
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.allSettled([...this.inodes.keys()].map((ino) => this.flushIno(ino)));
+  }
+}
+

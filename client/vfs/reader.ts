@@ -1,0 +1,118 @@
+import { CHUNK_BYTES } from '../../shared/limits.js';
+import type { Slice } from '../../shared/types.js';
+import { resolveSlices, splitByChunk } from './slices.js';
+import type { VfsOptions } from './types.js';
+
+/** Read-ahead and caching work in units of this many file bytes, aligned. */
+export const READ_UNIT_BYTES = 1024 * 1024;
+const UNITS_CACHED_MAX = 32;
+
+interface Layout {
+  slices: Slice[];
+  size: number;
+  version: number;
+}
+
+/**
+ * Committed contents of one inode as this mount last saw them: chunk layouts (readChunk) and a small
+ * cache of assembled read units that sequential reads fill ahead of the reader. A fetch is put in
+ * the cache when it starts, so invalidate() also drops fetches still under way: nothing stale is kept.
+ */
+export class FileReader {
+  private layouts = new Map<number, Promise<Layout>>();
+  private units = new Map<number, Promise<Buffer>>();
+  /** The inode version the cached layouts belong to (close-to-open revalidation compares it). */
+  version = -1;
+  private nextSeqOff = -1;
+  private seqRun = 0;
+
+  constructor(readonly ino: number, private readonly o: VfsOptions) {}
+
+  /** Drops cached layouts and units (all, or those of the given chunks). */
+  invalidate(chunks?: Set<number>): void {
+    if (!chunks) {
+      this.layouts.clear();
+      this.units.clear();
+      return;
+    }
+    for (const c of chunks) this.layouts.delete(c);
+    for (const u of [...this.units.keys()]) {
+      if (chunks.has(Math.floor((u * READ_UNIT_BYTES) / CHUNK_BYTES))) this.units.delete(u);
+    }
+  }
+
+  /** Close-to-open: on open, layouts of an older version of the inode are dropped. */
+  revalidate(version: number): void {
+    if (version !== this.version) this.invalidate();
+    this.version = version;
+  }
+
+  private layout(chunk: number): Promise<Layout> {
+    let p = this.layouts.get(chunk);
+    if (!p) {
+      p = this.o.cluster.meta('readChunk', { ino: this.ino, chunk });
+      this.layouts.set(chunk, p);
+      p.catch(() => { if (this.layouts.get(chunk) === p) this.layouts.delete(chunk); });
+    }
+    return p;
+  }
+
+  /**
+   * The committed bytes of [off, off+len) (the caller clips to the file size). Sequential readers are
+   * served from whole units, and the units after them are fetched in the background.
+   */
+  async read(off: number, len: number, size: number): Promise<Buffer> {
+    const sequential = off === this.nextSeqOff || off === 0;
+    this.seqRun = sequential ? this.seqRun + 1 : 0;
+    this.nextSeqOff = off + len;
+    if (!sequential && len < READ_UNIT_BYTES / 2) return this.assemble(off, len);
+    const out = Buffer.alloc(len);
+    const first = Math.floor(off / READ_UNIT_BYTES);
+    const last = Math.floor((off + len - 1) / READ_UNIT_BYTES);
+    const parts = [];
+    for (let u = first; u <= last; u++) parts.push(this.unit(u, size).then((b) => ({ u, b })));
+    for (const { u, b } of await Promise.all(parts)) {
+      const uOff = u * READ_UNIT_BYTES;
+      const a = Math.max(off, uOff);
+      const e = Math.min(off + len, uOff + b.byteLength);
+      if (e > a) b.copy(out, a - off, a - uOff, e - uOff);
+    }
+    if (this.seqRun >= 2) this.readAhead(last + 1, size);
+    return out;
+  }
+
+  private readAhead(fromUnit: number, size: number): void {
+    const units = Math.max(1, Math.floor((this.o.readaheadBytes ?? 8 * READ_UNIT_BYTES) / READ_UNIT_BYTES));
+    for (let u = fromUnit; u < fromUnit + units && u * READ_UNIT_BYTES < size; u++) void this.unit(u, size).catch(() => {});
+  }
+
+  private unit(u: number, size: number): Promise<Buffer> {
+    let p = this.units.get(u);
+    if (!p) {
+      const off = u * READ_UNIT_BYTES;
+      p = this.assemble(off, Math.max(0, Math.min(READ_UNIT_BYTES, size - off)));
+      this.units.set(u, p);
+      p.catch(() => { if (this.units.get(u) === p) this.units.delete(u); });
+      while (this.units.size > UNITS_CACHED_MAX) this.units.delete(this.units.keys().next().value!);
+    }
+    return p;
+  }
+
+  /** Builds [off, off+len) from the chunk layouts: block ranges fetched in parallel, holes as zeros. */
+  private async assemble(off: number, len: number): Promise<Buffer> {
+    const out = Buffer.alloc(len);
+    const jobs: Promise<void>[] = [];
+    for (const piece of splitByChunk(off, len)) {
+      jobs.push(this.layout(piece.chunk).then(async (l) => {
+        const segs = resolveSlices(l.slices, piece.pos, piece.pos + piece.len);
+        await Promise.all(segs.map(async (s) => {
+          if (!s.src) return; // a hole: already zeros
+          const data = await this.o.cluster.getBlock(s.src.block, s.src.off, s.len);
+          out.set(data, piece.fileOff - off + (s.pos - piece.pos));
+        }));
+      }));
+    }
+    await Promise.all(jobs);
+    return out;
+  }
+}

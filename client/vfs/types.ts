@@ -1,0 +1,38 @@
+import type { Logger } from '../../shared/log.js';
+import type { OpResults } from '../../shared/protocol/ops.js';
+import type { BlockId, Cred } from '../../shared/types.js';
+import type { MetaArgs, MetaOp } from '../rpc/cluster-client.js';
+
+/** Who asks: from the FUSE context, with supplementary groups read from /proc/<pid>/status by the adapter. */
+export interface OpContext extends Cred {
+  pid: number;
+}
+
+/** The cluster as the VFS uses it (ClusterClient, or a fake in unit tests). */
+export interface ClusterApi {
+  meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]>;
+  putBlock(id: BlockId, data: Uint8Array): Promise<void>;
+  getBlock(id: BlockId, off: number, len: number): Promise<Uint8Array>;
+  /** The session id open files are registered under (for re-registration after a new session). */
+  onNewSession?: (cb: () => void) => void;
+}
+
+export interface VfsClock {
+  nowMs(): number;
+}
+
+export interface VfsOptions {
+  cluster: ClusterApi;
+  clock: VfsClock;
+  /** 16+ hex digits of randomness for block ids; injected so the VFS does no I/O of its own. */
+  randomHex: () => string;
+  log: Logger;
+  /** How long a resolved directory path stays cached; 0 in strict mode (matches the kernel's entry_timeout). */
+  pathTtlMs: number;
+  /** Blocks uploading at once per file before a write waits. */
+  uploadsInFlightMax?: number;
+  /** Bytes read ahead of a sequential reader. */
+  readaheadBytes?: number;
+}
+
+export const credOf = (ctx: OpContext): Cred => ({ uid: ctx.uid, gid: ctx.gid, groups: ctx.groups.slice(0, 64) });

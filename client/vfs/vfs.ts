@@ -1,0 +1,269 @@
+import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
+import type { Time } from '../../shared/time.js';
+import { S_IFMT, S_IFREG, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
+import { toErrno } from '../rpc/errno.js';
+import { Files } from './files.js';
+import { PathCache } from './paths.js';
+import { accessMaskOfFlags, mayAccess, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_TRUNC } from './perms.js';
+import { credOf, type OpContext, type VfsOptions } from './types.js';
+import { Xattrs } from './xattrs.js';
+
+export type TimeArg = Time | 'now' | undefined; // undefined: UTIME_OMIT
+
+/**
+ * The POSIX layer over the cluster, inode based, free of fuse-native (DESIGN.md "Client"). Paths from
+ * the FUSE layer are resolved here; every op returns an FsResult (an errno name, never a throw).
+ * Guards first, then one call down.
+ */
+export class Vfs {
+  readonly paths: PathCache;
+  readonly files: Files;
+  readonly xattrs: Xattrs;
+
+  constructor(private readonly o: VfsOptions) {
+    this.paths = new PathCache(o.cluster, o.clock, o.pathTtlMs);
+    this.files = new Files(o);
+    this.xattrs = new Xattrs(o.cluster, this.paths);
+    o.cluster.onNewSession?.(() => void this.reopenAll());
+  }
+
+  private async run<T>(what: string, f: () => Promise<T>): Promise<FsResult<T>> {
+    try {
+      return ok(await f());
+    } catch (e) {
+      return fail(toErrno(e, what));
+    }
+  }
+
+  getattr(_ctx: OpContext, path: string): Promise<FsResult<Attr>> {
+    return this.run(`getattr ${path}`, async () => this.files.effective(await this.paths.attr(path)));
+  }
+
+  fgetattr(_ctx: OpContext, fd: number): Promise<FsResult<Attr>> {
+    return this.run(`fgetattr ${fd}`, async () => {
+      const h = this.files.handle(fd);
+      return this.files.effective(await this.o.cluster.meta('getattr', { ino: h.ino }));
+    });
+  }
+
+  access(ctx: OpContext, path: string, mask: number): Promise<FsResult<void>> {
+    return this.run(`access ${path}`, async () => {
+      const attr = await this.paths.attr(path);
+      if (mask && !mayAccess(attr, credOf(ctx), mask)) throw new FsError('EACCES');
+    });
+  }
+
+  readdir(_ctx: OpContext, path: string): Promise<FsResult<DirEntry[]>> {
+    return this.run(`readdir ${path}`, async () => {
+      const ino = await this.paths.ino(path);
+      const out: DirEntry[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const r = await this.o.cluster.meta('readdir', after === undefined ? { ino } : { ino, after });
+        out.push(...r.entries);
+        if (!r.more || !r.entries.length) return out;
+        after = r.entries[r.entries.length - 1].name;
+      }
+    });
+  }
+
+  private async parentOf(path: string): Promise<{ parent: Ino; name: string }> {
+    const { parent, name } = PathCache.split(path);
+    return { parent: await this.paths.ino(parent), name };
+  }
+
+  mkdir(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
+    return this.run(`mkdir ${path}`, async () => {
+      const { parent, name } = await this.parentOf(path);
+      const a = await this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) });
+      this.paths.remember(path, a.ino);
+      return a;
+    });
+  }
+
+  mknod(ctx: OpContext, path: string, mode: number, rdev: number): Promise<FsResult<Attr>> {
+    return this.run(`mknod ${path}`, async () => {
+      const { parent, name } = await this.parentOf(path);
+      const full = mode & S_IFMT ? mode : mode | S_IFREG;
+      return this.o.cluster.meta('mknod', { parent, name, mode: full, rdev, cred: credOf(ctx) });
+    });
+  }
+
+  symlink(ctx: OpContext, target: string, path: string): Promise<FsResult<Attr>> {
+    return this.run(`symlink ${path}`, async () => {
+      const { parent, name } = await this.parentOf(path);
+      return this.o.cluster.meta('symlink', { parent, name, target, cred: credOf(ctx) });
+    });
+  }
+
+  readlink(_ctx: OpContext, path: string): Promise<FsResult<string>> {
+    return this.run(`readlink ${path}`, async () => {
+      const attr = await this.paths.attr(path);
+      return (await this.o.cluster.meta('readlink', { ino: attr.ino })).target;
+    });
+  }
+
+  link(ctx: OpContext, from: string, to: string): Promise<FsResult<Attr>> {
+    return this.run(`link ${from} ${to}`, async () => {
+      const src = await this.paths.attr(from);
+      const { parent, name } = await this.parentOf(to);
+      return this.o.cluster.meta('link', { ino: src.ino, parent, name, cred: credOf(ctx) });
+    });
+  }
+
+  unlink(ctx: OpContext, path: string): Promise<FsResult<void>> {
+    return this.run(`unlink ${path}`, async () => {
+      const { parent, name } = await this.parentOf(path);
+      try {
+        await this.o.cluster.meta('unlink', { parent, name, cred: credOf(ctx) });
+      } finally {
+        this.paths.forget(path);
+      }
+    });
+  }
+
+  rmdir(ctx: OpContext, path: string): Promise<FsResult<void>> {
+    return this.run(`rmdir ${path}`, async () => {
+      const { parent, name } = await this.parentOf(path);
+      try {
+        await this.o.cluster.meta('rmdir', { parent, name, cred: credOf(ctx) });
+      } finally {
+        this.paths.forget(path, true);
+      }
+    });
+  }
+
+  rename(ctx: OpContext, from: string, to: string, flags = 0): Promise<FsResult<void>> {
+    return this.run(`rename ${from} ${to}`, async () => {
+      const a = await this.parentOf(from);
+      const b = await this.parentOf(to);
+      try {
+        await this.o.cluster.meta('rename', { parent: a.parent, name: a.name, newParent: b.parent, newName: b.name, flags, cred: credOf(ctx) });
+      } finally {
+        this.paths.forget(from, true);
+        this.paths.forget(to, true);
+      }
+    });
+  }
+
+  /** chmod, chown, utimens and truncate by path all end here: one setattr entry. */
+  private async setattr(ctx: OpContext, ino: Ino, change: { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg }): Promise<Attr> {
+    const args: Parameters<typeof this.o.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
+    for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
+    if (change.size !== undefined) await this.files.flushIno(ino); // buffered writes land first, then the cut
+    const attr = await this.o.cluster.meta('setattr', args);
+    if (change.size !== undefined) this.files.truncated(attr);
+    return this.files.effective(attr);
+  }
+
+  chmod(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
+    return this.run(`chmod ${path}`, async () => this.setattr(ctx, (await this.paths.attr(path)).ino, { mode: mode & 0o7777 }));
+  }
+
+  /** uid/gid of -1 (0xffffffff) mean "leave as is", as chown(2) says. */
+  chown(ctx: OpContext, path: string, uid: number, gid: number): Promise<FsResult<Attr>> {
+    return this.run(`chown ${path}`, async () => {
+      const ino = (await this.paths.attr(path)).ino;
+      return this.setattr(ctx, ino, { uid: uid === 0xffffffff || uid === -1 ? undefined : uid, gid: gid === 0xffffffff || gid === -1 ? undefined : gid });
+    });
+  }
+
+  utimens(ctx: OpContext, path: string, atime: TimeArg, mtime: TimeArg): Promise<FsResult<Attr>> {
+    return this.run(`utimens ${path}`, async () => this.setattr(ctx, (await this.paths.attr(path)).ino, { atime, mtime }));
+  }
+
+  truncate(ctx: OpContext, path: string, size: number): Promise<FsResult<Attr>> {
+    return this.run(`truncate ${path}`, async () => {
+      if (size < 0) throw new FsError('EINVAL');
+      return this.setattr(ctx, (await this.paths.attr(path)).ino, { size });
+    });
+  }
+
+  ftruncate(ctx: OpContext, fd: number, size: number): Promise<FsResult<Attr>> {
+    return this.run(`ftruncate ${fd}`, async () => {
+      if (size < 0) throw new FsError('EINVAL');
+      return this.setattr(ctx, this.files.handle(fd).ino, { size });
+    });
+  }
+
+  open(ctx: OpContext, path: string, flags: number): Promise<FsResult<number>> {
+    return this.run(`open ${path}`, async () => {
+      const attr = await this.paths.attr(path);
+      if (flags & O_DIRECTORY && attr.type !== 'dir') throw new FsError('ENOTDIR');
+      if (flags & O_NOFOLLOW && attr.type === 'symlink') throw new FsError('ELOOP');
+      return this.openIno(ctx, attr, flags);
+    });
+  }
+
+  /** Registers the open with the session (so an unlinked file lives until its last close) and revalidates. */
+  private async openIno(ctx: OpContext, attr: Attr, flags: number): Promise<number> {
+    if (!mayAccess(attr, credOf(ctx), accessMaskOfFlags(flags))) throw new FsError('EACCES');
+    if (flags & O_TRUNC) await this.files.flushIno(attr.ino);
+    const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags, cred: credOf(ctx) });
+    if (flags & O_TRUNC) this.files.truncated(fresh);
+    return this.files.add(fresh, flags);
+  }
+
+  create(ctx: OpContext, path: string, mode: number, flags = O_CREAT): Promise<FsResult<number>> {
+    return this.run(`create ${path}`, async () => {
+      const { parent, name } = await this.parentOf(path);
+      let attr: Attr;
+      try {
+        attr = await this.o.cluster.meta('mknod', { parent, name, mode: (mode & 0o7777) | S_IFREG, rdev: 0, cred: credOf(ctx) });
+      } catch (e) {
+        // Another mount created it since the kernel looked: without O_EXCL, open the file that is there.
+        if (toErrno(e) !== 'EEXIST' || flags & O_EXCL) throw e;
+        return this.openIno(ctx, await this.paths.attr(path), flags & ~O_CREAT);
+      }
+      this.paths.remember(path, attr.ino);
+      // The creator may write even if the new mode denies it (open(2) with O_CREAT): register as root.
+      const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags: flags & ~O_TRUNC, cred: { uid: 0, gid: 0, groups: [] } });
+      return this.files.add(fresh, flags);
+    });
+  }
+
+  read(_ctx: OpContext, fd: number, off: number, len: number): Promise<FsResult<Buffer>> {
+    return this.run(`read ${fd}`, () => this.files.read(fd, off, len));
+  }
+
+  write(ctx: OpContext, fd: number, off: number, data: Uint8Array): Promise<FsResult<number>> {
+    return this.run(`write ${fd}`, () => this.files.write(ctx, fd, off, data));
+  }
+
+  flush(_ctx: OpContext, fd: number): Promise<FsResult<void>> {
+    return this.run(`flush ${fd}`, () => this.files.flushIno(this.files.handle(fd).ino));
+  }
+
+  fsync(ctx: OpContext, fd: number): Promise<FsResult<void>> {
+    return this.flush(ctx, fd);
+  }
+
+  release(_ctx: OpContext, fd: number): Promise<FsResult<void>> {
+    return this.run(`release ${fd}`, async () => {
+      const ino = this.files.handle(fd).ino;
+      try {
+        await this.files.release(fd);
+      } finally {
+        await this.o.cluster.meta('release', { ino });
+      }
+    });
+  }
+
+  statfs(_ctx: OpContext): Promise<FsResult<StatFs>> {
+    return this.run('statfs', () => this.o.cluster.meta('statfs', {}));
+  }
+
+  /** Flushes everything buffered (unmount, SIGTERM). */
+  async destroy(): Promise<void> {
+    await this.files.flushAll();
+  }
+
+  /** A new session lost the old one's opens: register them again, so open-unlinked files survive. */
+  private async reopenAll(): Promise<void> {
+    for (const ino of this.files.openInodes()) {
+      await this.o.cluster.meta('open', { ino, flags: 0, cred: { uid: 0, gid: 0, groups: [] } }).catch((e) => {
+        this.o.log.warn(`re-registering open inode ${ino}: ${(e as Error).message}`);
+      });
+    }
+  }
+}

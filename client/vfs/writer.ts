@@ -1,0 +1,192 @@
+import { makeBlockId } from '../../shared/block-id.js';
+import { FsError, type Errno } from '../../shared/errno.js';
+import { BLOCK_BYTES_MAX, CHUNK_BYTES, SLICES_PER_CHUNK_MAX } from '../../shared/limits.js';
+import type { OpArgs } from '../../shared/protocol/ops.js';
+import type { Attr, Cred } from '../../shared/types.js';
+import { toErrno } from '../rpc/errno.js';
+import { overlayInto } from './slices.js';
+import type { VfsOptions } from './types.js';
+
+/** A run of contiguous bytes written through this mount and not yet committed. */
+export interface Run {
+  off: number; // file offset of buf[0]
+  buf: Buffer; // capacity may exceed len while the run is open
+  len: number;
+  sealed: boolean; // no more writes go into it; its upload has started
+  block?: string;
+  upload?: Promise<void>;
+}
+
+const INITIAL_RUN_BYTES = 64 * 1024;
+const COMMIT_DELAY_MS = 1000; // sealed runs are committed at most this long after their upload
+const COMMIT_RUNS_MAX = 256; // or as soon as this many wait
+
+/**
+ * The write buffer of one inode, shared by every handle of this mount that writes it, so reads
+ * through any handle see earlier writes (DESIGN.md invariant 6). Writes land in runs of at most one
+ * block, never crossing a chunk; a full run is sealed and uploaded to its replicas while writing
+ * goes on (several blocks in flight), and sealed runs are committed in write order, at chunk
+ * boundaries, shortly after, and on flush/fsync/release.
+ */
+export class FileWriter {
+  runs: Run[] = [];
+  private uploading = 0;
+  private commitChain: Promise<void> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | null = null;
+  private error: Errno | null = null;
+  private cred: Cred | null = null;
+  lastWriteMs = 0;
+  /** Called with the inode's attributes after each commit. */
+  onCommitted: (attr: Attr, chunks: Set<number>) => void = () => {};
+
+  constructor(readonly ino: number, private readonly o: VfsOptions) {}
+
+  get dirty(): boolean {
+    return this.runs.length > 0;
+  }
+  /** One past the last byte written here and not committed yet (0 if none). */
+  pendingEnd(): number {
+    let end = 0;
+    for (const r of this.runs) end = Math.max(end, r.off + r.len);
+    return end;
+  }
+
+  /** Buffers a write. Synchronous up to the buffer, so writes keep their arrival order; then waits if too much is uploading. */
+  async write(off: number, data: Uint8Array, cred: Cred): Promise<void> {
+    if (this.error) throw new FsError(this.error, `an earlier upload of inode ${this.ino} failed`);
+    this.cred = cred;
+    this.lastWriteMs = this.o.clock.nowMs();
+    let done = 0;
+    while (done < data.byteLength) done += this.put(off + done, data.subarray(done));
+    const max = this.o.uploadsInFlightMax ?? 4;
+    while (this.uploading > max) await this.oldestUpload();
+  }
+
+  /** Puts as much of `data` as fits into the open run (or a new one); returns the bytes taken. */
+  private put(off: number, data: Uint8Array): number {
+    let run = this.runs[this.runs.length - 1];
+    if (!run || run.sealed || off < run.off || off > run.off + run.len || off >= runLimit(run.off)) {
+      if (run && !run.sealed) this.seal(run);
+      run = { off, buf: Buffer.allocUnsafe(Math.min(INITIAL_RUN_BYTES, runLimit(off) - off)), len: 0, sealed: false };
+      this.runs.push(run);
+    }
+    const n = Math.min(data.byteLength, runLimit(run.off) - off);
+    const endInRun = off - run.off + n;
+    if (endInRun > run.buf.byteLength) {
+      const grown = Buffer.allocUnsafe(Math.min(runLimit(run.off) - run.off, Math.max(endInRun, run.buf.byteLength * 2)));
+      run.buf.copy(grown, 0, 0, run.len);
+      run.buf = grown;
+    }
+    run.buf.set(data.subarray(0, n), off - run.off);
+    run.len = Math.max(run.len, endInRun);
+    if (run.off + run.len >= runLimit(run.off)) this.seal(run);
+    return n;
+  }
+
+  /** Starts the upload of a run as one immutable block. */
+  private seal(run: Run): void {
+    run.sealed = true;
+    run.buf = run.buf.subarray(0, run.len);
+    run.block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
+    this.uploading++;
+    run.upload = this.o.cluster.putBlock(run.block, run.buf).then(
+      () => { this.uploading--; },
+      (e) => {
+        this.uploading--;
+        this.error = toErrno(e, `upload of block ${run.block} of inode ${this.ino}`);
+        throw e;
+      },
+    );
+    run.upload.catch(() => {}); // observed by commit()
+    const atChunkEnd = (run.off + run.len) % CHUNK_BYTES === 0;
+    if (atChunkEnd || this.runs.length >= COMMIT_RUNS_MAX) void this.commit().catch(() => {});
+    else this.scheduleCommit();
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      void this.commit().catch(() => {});
+    }, COMMIT_DELAY_MS);
+    this.commitTimer.unref?.();
+  }
+
+  private async oldestUpload(): Promise<void> {
+    const r = this.runs.find((x) => x.sealed && x.upload);
+    await r?.upload?.catch(() => {});
+    if (!r) await new Promise((res) => setImmediate(res));
+  }
+
+  /** Seals the open run and commits everything buffered; resolves when it is durable and visible. */
+  async flush(): Promise<void> {
+    const open = this.runs[this.runs.length - 1];
+    if (open && !open.sealed) this.seal(open);
+    await this.commit();
+  }
+
+  /**
+   * Commits the sealed runs present now, in write order, after their uploads (blocks are stored before
+   * the metadata commit, invariant 2). Commits of one inode are chained so they apply in order.
+   */
+  commit(): Promise<void> {
+    const next = this.commitChain.then(() => this.commitSealed());
+    this.commitChain = next.catch(() => {});
+    return next;
+  }
+
+  private async commitSealed(): Promise<void> {
+    if (this.error) throw new FsError(this.error, `inode ${this.ino} lost buffered writes`);
+    const batch: Run[] = [];
+    for (const r of this.runs) {
+      if (!r.sealed) break;
+      batch.push(r);
+    }
+    if (!batch.length) return;
+    try {
+      await Promise.all(batch.map((r) => r.upload));
+    } catch {
+      throw new FsError(this.error ?? 'EIO');
+    }
+    const slices: OpArgs<'commitWrite'>['slices'] = batch.map((r) => {
+      const chunk = Math.floor(r.off / CHUNK_BYTES);
+      return { chunk, pos: r.off - chunk * CHUNK_BYTES, len: r.len, block: r.block!, off: 0 };
+    });
+    const chunks = new Set(slices.map((s) => s.chunk));
+    let attr: Attr | null = null;
+    for (let i = 0; i < slices.length; i += SLICES_PER_CHUNK_MAX) {
+      try {
+        attr = await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: slices.slice(i, i + SLICES_PER_CHUNK_MAX), cred: this.cred! });
+      } catch (e) {
+        this.error = toErrno(e, `commit of inode ${this.ino}`);
+        throw new FsError(this.error);
+      }
+    }
+    // Only now do the runs leave the buffer: until the commit is visible, reads are served from them.
+    this.runs = this.runs.filter((r) => !batch.includes(r));
+    this.onCommitted(attr!, chunks);
+  }
+
+  /** Reports and clears a past failure (the application sees it once, at fsync/close, as EIO). */
+  takeError(): Errno | null {
+    const e = this.error;
+    this.error = null;
+    return e;
+  }
+
+  /** Applies the buffered writes in order onto `out`, which holds file bytes from `off`. */
+  overlay(out: Uint8Array, off: number, runs: readonly Run[] = this.runs): void {
+    for (const r of runs) overlayInto(out, off, r.buf, r.off, r.len);
+  }
+
+  /** Forgets buffered bytes at or past `size` (after a truncate that the writer was flushed for). */
+  dropFrom(size: number): void {
+    this.runs = this.runs.filter((r) => r.off < size);
+  }
+}
+
+/** A run ends at the block size or at the end of its chunk, whichever comes first. */
+function runLimit(off: number): number {
+  const chunkEnd = (Math.floor(off / CHUNK_BYTES) + 1) * CHUNK_BYTES;
+  return Math.min(chunkEnd, off + BLOCK_BYTES_MAX);
+}

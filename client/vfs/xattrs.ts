@@ -1,0 +1,58 @@
+import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
+import { toErrno } from '../rpc/errno.js';
+import type { PathCache } from './paths.js';
+import { credOf, type ClusterApi, type OpContext } from './types.js';
+
+/**
+ * Extended attributes. getxattr/listxattr follow the syscalls' size protocol: size 0 asks for the
+ * size needed (returned as a number), a buffer too small is ERANGE, otherwise the bytes.
+ */
+export class Xattrs {
+  constructor(private readonly cluster: ClusterApi, private readonly paths: PathCache) {}
+
+  private async run<T>(what: string, f: () => Promise<T>): Promise<FsResult<T>> {
+    try {
+      return ok(await f());
+    } catch (e) {
+      return fail(toErrno(e, what));
+    }
+  }
+
+  set(ctx: OpContext, path: string, name: string, value: Uint8Array, flags: number): Promise<FsResult<void>> {
+    return this.run(`setxattr ${path} ${name}`, async () => {
+      const ino = (await this.paths.attr(path)).ino;
+      await this.cluster.meta('setxattr', { ino, name, value, flags: flags & 3, cred: credOf(ctx) });
+    });
+  }
+
+  /** size undefined: the caller does not know the buffer size (returns the value whole). */
+  get(_ctx: OpContext, path: string, name: string, size?: number): Promise<FsResult<Buffer | number>> {
+    return this.run(`getxattr ${path} ${name}`, async () => {
+      const ino = (await this.paths.attr(path)).ino;
+      const v = Buffer.from((await this.cluster.meta('getxattr', { ino, name })).value);
+      return sized(v, size);
+    });
+  }
+
+  list(_ctx: OpContext, path: string, size?: number): Promise<FsResult<Buffer | number>> {
+    return this.run(`listxattr ${path}`, async () => {
+      const ino = (await this.paths.attr(path)).ino;
+      const names = (await this.cluster.meta('listxattr', { ino })).names;
+      return sized(Buffer.concat(names.map((n) => Buffer.from(n + '\0'))), size);
+    });
+  }
+
+  remove(ctx: OpContext, path: string, name: string): Promise<FsResult<void>> {
+    return this.run(`removexattr ${path} ${name}`, async () => {
+      const ino = (await this.paths.attr(path)).ino;
+      await this.cluster.meta('removexattr', { ino, name, cred: credOf(ctx) });
+    });
+  }
+}
+
+function sized(v: Buffer, size: number | undefined): Buffer | number {
+  if (size === undefined) return v;
+  if (size === 0) return v.byteLength;
+  if (size < v.byteLength) throw new FsError('ERANGE');
+  return v;
+}
