@@ -63,57 +63,73 @@ function errName(e: unknown): string {
 }
 const isNotLeader = (e: unknown) => errName(e) === 'NotLeaderError' || (e as { code?: string })?.code === 'NOT_LEADER';
 
-export function makeHandlers(d: HandlerDeps): RpcHandlers {
-  const leaderUrl = (): string | undefined => {
-    const id = d.raft.status().leader;
-    return id ? d.raft.members().find((m) => m.id === id)?.url : undefined;
-  };
-  const notLeader = (): Outcome => {
-    const url = leaderUrl();
-    return { ok: false, code: 'NOT_LEADER', message: url ? `the leader is ${d.raft.status().leader}` : 'no leader is known yet', ...(url ? { leader: url } : {}) };
-  };
-  const isLeader = () => d.raft.status().role === 'leader';
-  const fromRaftError = (e: unknown, what: string): Outcome => {
-    if (isNotLeader(e)) return notLeader();
-    d.log.debug(`${what} failed: ${(e as Error)?.message ?? e}`);
+/** Answers every op a node serves; the node's state comes in through HandlerDeps. */
+class NodeHandlers {
+  private readonly blockOps: (op: 'blockPut' | 'blockGet' | 'blockHas', args: unknown) => Promise<Outcome>;
+
+  constructor(private readonly d: HandlerDeps) {
+    this.blockOps = makeBlockHandlers(d);
+  }
+
+  leaderUrl(): string | undefined {
+    const id = this.d.raft.status().leader;
+    return id ? this.d.raft.members().find((m) => m.id === id)?.url : undefined;
+  }
+
+  private notLeader(): Outcome {
+    const url = this.leaderUrl();
+    const leader = this.d.raft.status().leader;
+    return { ok: false, code: 'NOT_LEADER', message: url ? `the leader is ${leader}` : 'no leader is known yet', ...(url ? { leader: url } : {}) };
+  }
+
+  private isLeader(): boolean {
+    return this.d.raft.status().role === 'leader';
+  }
+
+  private fromRaftError(e: unknown, what: string): Outcome {
+    if (isNotLeader(e)) return this.notLeader();
+    this.d.log.debug(`${what} failed: ${(e as Error)?.message ?? e}`);
     return { ok: false, code: 'UNAVAILABLE', message: `${what}: ${(e as Error)?.message ?? String(e)}` };
-  };
-  const fsOutcome = (r: unknown, what: string): Outcome => {
+  }
+
+  private fsOutcome(r: unknown, what: string): Outcome {
     const res = r as FsResult<unknown> | undefined;
     if (res && res.ok === true) return { ok: true, result: res.value };
     if (res && res.ok === false && isErrno(res.errno)) return { ok: false, code: res.errno };
-    d.log.error(`bug: ${what} returned something that is not an FsResult: ${JSON.stringify(r)?.slice(0, 200)}`);
+    this.d.log.error(`bug: ${what} returned something that is not an FsResult: ${JSON.stringify(r)?.slice(0, 200)}`);
     return { ok: false, code: 'EIO', message: `internal error in ${what}` };
-  };
+  }
 
-  async function write(op: MetaWriteOp, args: unknown): Promise<Outcome> {
-    if (!isLeader()) return notLeader();
-    const data = d.meta.encodeCommand({ op, args, now: timeFromMs(d.now()) });
+  /** A namespace change: stamped with the leader's clock, one Raft entry, answered once applied here. */
+  private async write(op: MetaWriteOp, args: unknown): Promise<Outcome> {
+    if (!this.isLeader()) return this.notLeader();
+    const data = this.d.meta.encodeCommand({ op, args, now: timeFromMs(this.d.now()) });
     try {
-      return fsOutcome(await withTimeout(d.raft.propose(data), d.proposeTimeoutMs ?? 10_000, `${op} not committed in time`), op);
+      return this.fsOutcome(await withTimeout(this.d.raft.propose(data), this.d.proposeTimeoutMs ?? 10_000, `${op} not committed in time`), op);
     } catch (e) {
-      return fromRaftError(e, op);
+      return this.fromRaftError(e, op);
     }
   }
 
-  async function read(op: MetaReadOp, args: unknown): Promise<Outcome> {
-    if (!isLeader()) return notLeader();
+  /** A linearizable read: the leader confirms it still leads (ReadIndex, §6.4) before reading. */
+  private async read(op: MetaReadOp, args: unknown): Promise<Outcome> {
+    if (!this.isLeader()) return this.notLeader();
     try {
-      await withTimeout(d.raft.readBarrier(), d.proposeTimeoutMs ?? 10_000, 'read barrier not confirmed in time');
+      await withTimeout(this.d.raft.readBarrier(), this.d.proposeTimeoutMs ?? 10_000, 'read barrier not confirmed in time');
     } catch (e) {
-      return fromRaftError(e, `${op} read barrier`);
+      return this.fromRaftError(e, `${op} read barrier`);
     }
-    if (op === 'statfs') return { ok: true, result: await statfs() };
-    return fsOutcome(await d.meta.query(op, args), op);
+    if (op === 'statfs') return { ok: true, result: await this.statfs() };
+    return this.fsOutcome(await this.d.meta.query(op, args), op);
   }
 
   /** Capacity over all members, divided by the replica count: every byte is stored R times. */
-  async function statfs(): Promise<StatFs> {
-    const disks = [d.disk(), ...[...d.peerDisks().values()]];
-    const r = Math.max(1, Math.min(d.replicas, d.raft.members().length));
+  private async statfs(): Promise<StatFs> {
+    const disks = [this.d.disk(), ...this.d.peerDisks().values()];
+    const r = Math.max(1, Math.min(this.d.replicas, this.d.raft.members().length));
     const total = disks.reduce((s, x) => s + x.totalBytes, 0) / r;
     const free = disks.reduce((s, x) => s + x.freeBytes, 0) / r;
-    const usage = await d.meta.usage();
+    const usage = await this.d.meta.usage();
     const filesFree = 2 ** 32; // inodes are LevelDB keys: no fixed table to run out of
     return {
       blockSize: 4096, totalBytes: Math.floor(total), freeBytes: Math.floor(free), availBytes: Math.floor(free),
@@ -121,7 +137,8 @@ export function makeHandlers(d: HandlerDeps): RpcHandlers {
     };
   }
 
-  function status(): NodeStatus {
+  status(): NodeStatus {
+    const d = this.d;
     const s = d.raft.status();
     const stats = d.blocks.stats();
     const self = s.members.find((m) => m.id === d.selfId);
@@ -134,66 +151,67 @@ export function makeHandlers(d: HandlerDeps): RpcHandlers {
     };
   }
 
-  const blockOps = makeBlockHandlers(d);
-
-  async function request(ctx: ConnContext, op: OpName, args: unknown): Promise<Outcome> {
-    if (WRITES.has(op)) return write(op as MetaWriteOp, args);
-    if (READS.has(op)) return read(op as MetaReadOp, args);
+  async request(ctx: ConnContext, op: OpName, args: unknown): Promise<Outcome> {
+    if (WRITES.has(op)) return this.write(op as MetaWriteOp, args);
+    if (READS.has(op)) return this.read(op as MetaReadOp, args);
     switch (op) {
       case 'raft':
-        d.raft.receive((args as OpArgs<'raft'>).msg);
+        this.d.raft.receive((args as OpArgs<'raft'>).msg);
         return { ok: true, result: {} };
       case 'blockPut': case 'blockGet': case 'blockHas':
-        return blockOps(op, args);
+        return this.blockOps(op, args);
       case 'status':
-        return { ok: true, result: status() };
+        return { ok: true, result: this.status() };
       case 'memberAdd': case 'memberRemove':
-        return membership(op, args);
+        return this.membership(op, args);
       case 'blocksReferenced':
-        return referenced((args as OpArgs<'blocksReferenced'>).ids);
+        return this.referenced((args as OpArgs<'blocksReferenced'>).ids);
       case 'localRead':
-        return localRead(args as OpArgs<'localRead'>);
+        return this.localRead(args as OpArgs<'localRead'>);
       default:
-        d.log.error(`bug: no handler for op ${op} (from ${ctx.remote})`);
+        this.d.log.error(`bug: no handler for op ${op} (from ${ctx.remote})`);
         return { ok: false, code: 'ENOSYS', message: `${op} is not served by storage nodes` };
     }
   }
 
-  async function membership(op: 'memberAdd' | 'memberRemove', args: unknown): Promise<Outcome> {
-    if (!isLeader()) return notLeader();
+  private async membership(op: 'memberAdd' | 'memberRemove', args: unknown): Promise<Outcome> {
+    if (!this.isLeader()) return this.notLeader();
     try {
       if (op === 'memberAdd') {
         const a = args as OpArgs<'memberAdd'>;
-        await d.raft.addMember({ id: a.id, url: a.url, ...(a.zone ? { zone: a.zone } : {}) });
+        await this.d.raft.addMember({ id: a.id, url: a.url, ...(a.zone ? { zone: a.zone } : {}) });
       } else {
-        await d.raft.removeMember((args as OpArgs<'memberRemove'>).id);
+        await this.d.raft.removeMember((args as OpArgs<'memberRemove'>).id);
       }
     } catch (e) {
-      if (isNotLeader(e)) return notLeader();
+      if (isNotLeader(e)) return this.notLeader();
       return { ok: false, code: 'EBUSY', message: `${op}: ${(e as Error)?.message ?? e}` };
     }
-    return { ok: true, result: { members: d.raft.members() } };
+    return { ok: true, result: { members: this.d.raft.members() } };
   }
 
-  async function referenced(ids: string[]): Promise<Outcome> {
-    if (!isLeader()) return notLeader();
+  private async referenced(ids: string[]): Promise<Outcome> {
+    if (!this.isLeader()) return this.notLeader();
     try {
-      await d.raft.readBarrier();
+      await this.d.raft.readBarrier();
     } catch (e) {
-      return fromRaftError(e, 'blocksReferenced read barrier');
+      return this.fromRaftError(e, 'blocksReferenced read barrier');
     }
-    return { ok: true, result: { referenced: await d.meta.blocksReferenced(ids) } };
+    return { ok: true, result: { referenced: await this.d.meta.blocksReferenced(ids) } };
   }
 
-  async function localRead(a: OpArgs<'localRead'>): Promise<Outcome> {
+  private async localRead(a: OpArgs<'localRead'>): Promise<Outcome> {
     const checked = OPS[a.op](a.args, 'args.args');
     if (checked instanceof Invalid) return { ok: false, code: 'PROTOCOL', message: `localRead ${a.op}: ${checked}` };
-    return { ok: true, result: await d.meta.query(a.op, checked) };
+    return { ok: true, result: await this.d.meta.query(a.op, checked) };
   }
+}
 
+export function makeHandlers(d: HandlerDeps): RpcHandlers {
+  const h = new NodeHandlers(d);
   return {
-    hello: () => ({ protocol: PROTOCOL_VERSION, cluster: d.cluster, node: d.selfId, leader: leaderUrl() ?? null, members: d.raft.members(), replicas: d.replicas }),
-    request,
+    hello: () => ({ protocol: PROTOCOL_VERSION, cluster: d.cluster, node: d.selfId, leader: h.leaderUrl() ?? null, members: d.raft.members(), replicas: d.replicas }),
+    request: (ctx, op, args) => h.request(ctx, op, args),
   };
 }
 
