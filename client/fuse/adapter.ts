@@ -1,26 +1,20 @@
-import Fuse from 'fuse-native';
 import { readFileSync } from 'node:fs';
 import type { Errno, FsResult } from '../../shared/errno.js';
 import type { Logger } from '../../shared/log.js';
 import type { Attr } from '../../shared/types.js';
 import type { OpContext } from '../vfs/types.js';
 import type { TimeArg, Vfs } from '../vfs/vfs.js';
+import { fuseErrno, UTIME_NOW, UTIME_OMIT, type Operations, type Stat, type TimeSpec } from './binding.js';
 
 /** The caller of the current FUSE request, from fuse_get_context(); null when the binding cannot tell. */
 export type CallerSource = () => { uid: number; gid: number; pid: number } | null;
 
 const GROUPS_TTL_MS = 1000;
-const UTIME_NOW = (1 << 30) - 1;
-const UTIME_OMIT = (1 << 30) - 2;
 const BLKSIZE = 131072; // st_blksize: what cp and friends size their I/O by; one max_write
 
-/** The kernel's errno numbers, from fuse-native's table (e.g. Fuse.ENOENT === -2). */
-export function errnoNumber(e: Errno): number {
-  const n = (Fuse as unknown as Record<string, number>)[e];
-  return typeof n === 'number' ? n : -5;
-}
+const errnoNumber = fuseErrno;
 
-export function toStat(a: Attr): Fuse.Stat {
+export function toStat(a: Attr): Stat {
   return {
     mode: a.mode, uid: a.uid, gid: a.gid, size: a.size, nlink: a.nlink, ino: a.ino, rdev: a.rdev,
     blksize: BLKSIZE, blocks: Math.ceil(a.size / 512), dev: 0,
@@ -28,11 +22,9 @@ export function toStat(a: Attr): Fuse.Stat {
   };
 }
 
-function timeArg(t: Fuse.TimeSpec): TimeArg {
-  const now = Fuse.constants?.UTIME_NOW ?? UTIME_NOW;
-  const omit = Fuse.constants?.UTIME_OMIT ?? UTIME_OMIT;
-  if (t[1] === omit) return undefined;
-  if (t[1] === now) return 'now';
+function timeArg(t: TimeSpec): TimeArg {
+  if (t[1] === UTIME_OMIT) return undefined;
+  if (t[1] === UTIME_NOW) return 'now';
   return [t[0], t[1]];
 }
 
@@ -40,7 +32,7 @@ function timeArg(t: Fuse.TimeSpec): TimeArg {
  * The FUSE operations: each builds the caller's OpContext, awaits the VFS, answers cb(0, value) or
  * cb(negative errno) (read/write: the byte count), and writes an access-log line (op, errno, ms).
  */
-export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Fuse.Operations {
+export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Operations {
   const groupCache = new Map<number, { groups: number[]; at: number }>();
   /** Supplementary groups of the calling process, from /proc/<pid>/status (cached briefly per pid). */
   const groupsOf = (pid: number): number[] => {
@@ -75,8 +67,8 @@ export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Fus
       cb(errnoNumber('EIO'));
     }).finally(() => log.debug(`${op} ${path} ${errno ?? 'ok'} ${(performance.now() - t0).toFixed(1)}ms`));
   }
-  const done = (cb: Fuse.Cb) => () => cb(0);
-  const withStat = (cb: (r: number, s?: Fuse.Stat) => void) => (a: Attr) => cb(0, toStat(a));
+  const done = (cb: (r: number) => void) => () => cb(0);
+  const withStat = (cb: (r: number, s?: Stat) => void) => (a: Attr) => cb(0, toStat(a));
   const withFd = (cb: (r: number, fd?: number) => void) => (fd: number) => cb(0, fd);
 
   return {

@@ -1,8 +1,8 @@
-import Fuse from 'fuse-native';
 import type { Logger } from '../../shared/log.js';
 import type { Vfs } from '../vfs/vfs.js';
 import { makeOperations, type CallerSource } from './adapter.js';
-import { buildMountOptions, type MountOptions } from './mount-options.js';
+import { Fuse, FuseMount } from './binding.js';
+import type { MountOptions } from './mount-options.js';
 
 export interface MountSettings {
   mountpoint: string;
@@ -59,9 +59,7 @@ function callerSource(): CallerSource {
 export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger): Promise<MountedFs> {
   const ops = makeOperations(vfs, log.child('fuse'), callerSource());
   // No per-op timeout: the RPC layer bounds every request (60 s) and lock waits must not be cut short.
-  const fuse = new Fuse(s.mountpoint, ops, { timeout: false, mountOptions: buildMountOptions(tidefsMountOptions(s)) });
-  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
-  return {
-    unmount: () => new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve()))),
-  };
+  const m = new FuseMount(s.mountpoint, ops, { timeout: false, options: tidefsMountOptions(s) });
+  await m.mount();
+  return { unmount: () => m.unmount() };
 }
