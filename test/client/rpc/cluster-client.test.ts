@@ -1,0 +1,121 @@
+import t from 'tap';
+import { silentLogger } from '../../../shared/log.js';
+import type { OpResults } from '../../../shared/protocol/ops.js';
+import { RpcError } from '../../../shared/rpc/rpc-error.js';
+import { placeReplicas } from '../../../shared/placement.js';
+import type { NodeInfo } from '../../../shared/types.js';
+import { ClusterClient } from '../../../client/rpc/cluster-client.js';
+import type { Connector, RpcConn } from '../../../client/rpc/conn-pool.js';
+import { toErrno } from '../../../client/rpc/errno.js';
+
+const MEMBERS: NodeInfo[] = [1, 2, 3].map((i) => ({ id: `n${i}`, url: `ws://n${i}` }));
+type Handler = (op: string, args: Record<string, unknown>) => unknown;
+
+/** Fake nodes: each URL answers with its handler (return a value, or throw an RpcError). */
+function fakeCluster(handlers: Record<string, Handler>, log: { url: string; op: string; args: Record<string, unknown> }[] = []): Connector {
+  return async (url) => {
+    const h = handlers[url];
+    if (!h) throw new RpcError('UNAVAILABLE', `cannot reach ${url}`);
+    const conn: RpcConn = {
+      url, isOpen: true,
+      helloReply: { protocol: 1, cluster: 'c', node: url, leader: null, members: MEMBERS, replicas: 3 } as OpResults['hello'],
+      call: async (op, args) => {
+        log.push({ url, op, args: args as Record<string, unknown> });
+        await new Promise((r) => setImmediate(r));
+        return h(op, args as Record<string, unknown>) as never;
+      },
+      onClose: () => {},
+      close: () => {},
+    };
+    return conn;
+  };
+}
+const fastClock = { nowMs: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))) };
+const leaderAt = (leader: string, impl: Handler): Record<string, Handler> => Object.fromEntries(MEMBERS.map((m) => [m.url, (op: string, a: Record<string, unknown>) => {
+  if (op.startsWith('block')) return impl(op, a);
+  if (m.url !== leader) throw new RpcError('NOT_LEADER', 'not me', leader);
+  return impl(op, a);
+}]));
+const session: Handler = (op) => (op === 'sessionOpen' ? { session: 's1', leaseMs: 20_000 } : {});
+
+t.test('rpc: follows NOT_LEADER to the leader and stamps session and seq on changes', async (t) => {
+  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
+    connector: fakeCluster(leaderAt('ws://n3', (op, a) => (op === 'mkdir' ? { ino: 5 } : session(op, a))), calls) });
+  await c.start();
+  const r = await c.meta('mkdir', { parent: 1, name: 'x', mode: 0o755, cred: { uid: 0, gid: 0, groups: [] } });
+  t.same(r, { ino: 5 });
+  const mk = calls.filter((x) => x.op === 'mkdir');
+  t.equal(mk[mk.length - 1].url, 'ws://n3');
+  t.equal(mk[mk.length - 1].args.session, 's1');
+  t.equal(typeof mk[mk.length - 1].args.seq, 'number');
+  await c.close();
+});
+
+t.test('rpc: retries UNAVAILABLE with the same seq, so the dedup answers a repeat', async (t) => {
+  let fails = 2;
+  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
+    connector: fakeCluster(leaderAt('ws://n1', (op, a) => {
+      if (op === 'unlink' && fails-- > 0) throw new RpcError('UNAVAILABLE', 'election');
+      return op === 'unlink' ? { ino: 2, nlink: 0 } : session(op, a);
+    }), calls) });
+  await c.start();
+  await c.meta('unlink', { parent: 1, name: 'x', cred: { uid: 0, gid: 0, groups: [] } });
+  const seqs = calls.filter((x) => x.op === 'unlink' && x.url === 'ws://n1').map((x) => x.args.seq);
+  t.equal(seqs.length, 3);
+  t.equal(new Set(calls.filter((x) => x.op === 'unlink').map((x) => x.args.seq)).size, 1, 'one seq for all attempts');
+  await c.close();
+});
+
+t.test('rpc: an errno is not retried; a dead cluster becomes EIO after the retry budget', async (t) => {
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock, retryMsMax: 200,
+    connector: fakeCluster(leaderAt('ws://n1', (op, a) => {
+      if (op === 'lookup') throw new RpcError('ENOENT');
+      if (op === 'getattr') throw new RpcError('UNAVAILABLE', 'no quorum');
+      return session(op, a);
+    })) });
+  await c.start();
+  await t.rejects(c.meta('lookup', { parent: 1, name: 'x' }), { code: 'ENOENT' });
+  const e = await c.meta('getattr', { ino: 1 }).catch((x: unknown) => x);
+  t.equal(toErrno(e), 'EIO');
+  await c.close();
+});
+
+t.test('rpc: putBlock resolves at a write quorum and substitutes a failed replica', async (t) => {
+  const id = '0000000000a-0123456789abcdef';
+  const [first, second] = placeReplicas(id, MEMBERS, 3);
+  const stored = new Set<string>();
+  const handlers = Object.fromEntries(MEMBERS.map((m) => [m.url, (op: string, a: Record<string, unknown>) => {
+    if (op === 'blockPut') {
+      if (m.url === first.url) throw new RpcError('UNAVAILABLE', 'disk gone');
+      stored.add(m.url);
+      return {};
+    }
+    if (op === 'blockGet') {
+      if (m.url === second.url) throw new RpcError('BAD_CHECKSUM', 'rot');
+      return { data: Buffer.alloc(a.len as number, 7) };
+    }
+    return session(op, a);
+  }]));
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock, connector: fakeCluster(handlers) });
+  await c.start();
+  await c.putBlock(id, Buffer.from('x'));
+  t.ok(stored.size >= 2, 'a quorum of 2 of 3 holds the block');
+  t.notOk(stored.has(first.url));
+  const got = await c.getBlock(id, 0, 4);
+  t.same(Buffer.from(got), Buffer.alloc(4, 7), 'read falls back past the failing and the corrupt replica');
+  await c.close();
+});
+
+t.test('rpc: putBlock fails (EIO) when no quorum can be reached in time', async (t) => {
+  const handlers = Object.fromEntries(MEMBERS.map((m, i) => [m.url, (op: string, a: Record<string, unknown>) => {
+    if (op === 'blockPut' && i > 0) throw new RpcError('UNAVAILABLE', 'down');
+    return op === 'blockPut' ? {} : session(op, a);
+  }]));
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock, retryMsMax: 100, connector: fakeCluster(handlers) });
+  await c.start();
+  const e = await c.putBlock('0000000000a-0123456789abcdef', Buffer.from('x')).catch((x: unknown) => x);
+  t.equal(toErrno(e), 'EIO');
+  await c.close();
+});
