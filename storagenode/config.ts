@@ -12,6 +12,8 @@ export interface NodeConfig {
   cluster: string;
   replicas: number;
   snapshotEntries?: number;
+  /** Entries kept behind a compaction for slow followers; a follower further behind gets a snapshot. */
+  snapshotKeepEntries?: number;
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
@@ -30,7 +32,7 @@ export class ConfigError extends Error {
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const NUMERIC_KEYS = ['snapshotEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs'] as const;
+const NUMERIC_KEYS = ['snapshotEntries', 'snapshotKeepEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs'] as const;
 const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config'] as const;
 const KEYS: ReadonlySet<string> = new Set<string>([...NUMERIC_KEYS, ...STRING_KEYS]);
 
@@ -106,7 +108,7 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
     expireEveryMs: raw.expireEveryMs === undefined ? 2000 : positiveInt('expireEveryMs', raw.expireEveryMs),
     gcEveryMs: raw.gcEveryMs === undefined ? 60_000 : positiveInt('gcEveryMs', raw.gcEveryMs),
   };
-  for (const k of ['snapshotEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs'] as const) {
+  for (const k of ['snapshotEntries', 'snapshotKeepEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs'] as const) {
     if (raw[k] !== undefined) cfg[k] = positiveInt(k, raw[k]);
   }
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(cfg.cluster)) throw new ConfigError(`--cluster "${cfg.cluster}" must be 1-128 letters, digits, _ . -`);
@@ -114,7 +116,7 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
 }
 
 export const NODE_USAGE = `usage: tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,...
-                   [--cluster NAME] [--config FILE.json] [--snapshot-entries N] [--replicas R]
+                   [--cluster NAME] [--config FILE.json] [--snapshot-entries N] [--snapshot-keep-entries N] [--replicas R]
                    [--tick-ms MS] [--election-ticks N] [--heartbeat-ticks N]
                    [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS]
 A config file holds the same keys as JSON (e.g. {"id": "n1", "listen": "127.0.0.1:7101", ...});

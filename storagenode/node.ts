@@ -40,6 +40,7 @@ export class StorageNode {
       id: cfg.id, dir: join(cfg.data, 'raft'), initialMembers: cfg.peers, stateMachine: meta,
       send: (to: string, msg: unknown) => peers.sendRaft(to, msg), logger: log.child('raft'),
       ...(cfg.snapshotEntries ? { snapshotEntries: cfg.snapshotEntries } : {}),
+      ...(cfg.snapshotKeepEntries ? { snapshotKeepEntries: cfg.snapshotKeepEntries } : {}),
       ...(cfg.tickMs ? { tickMs: cfg.tickMs } : {}),
       ...(cfg.electionTicks ? { electionTicks: cfg.electionTicks } : {}),
       ...(cfg.heartbeatTicks ? { heartbeatTicks: cfg.heartbeatTicks } : {}),

@@ -28,6 +28,8 @@ export interface TestLike {
 export interface StartClusterOptions {
   nodes?: number;
   snapshotEntries?: number;
+  /** Log entries kept behind a compaction (the driver's default is 300); small values force snapshot installs. */
+  snapshotKeepEntries?: number;
   env?: NodeJS.ProcessEnv;
   /** Route every peer link (from → to) through a LinkProxy, so partition() can cut links. */
   proxied?: boolean;
@@ -97,6 +99,7 @@ export class TestCluster {
   spawnNode(n: TestNode): void {
     const args = [NODE_MAIN, '--id', n.id, '--listen', `127.0.0.1:${n.port}`, '--data', n.dataDir, '--peers', this.peersFor(n),
       '--cluster', TEST_CLUSTER_ID, ...(this.opts.snapshotEntries ? ['--snapshot-entries', String(this.opts.snapshotEntries)] : []),
+      ...(this.opts.snapshotKeepEntries ? ['--snapshot-keep-entries', String(this.opts.snapshotKeepEntries)] : []),
       ...(this.opts.nodeArgs ?? [])];
     const fd = openSync(n.logFile, 'a');
     const proc = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.opts.env } });
