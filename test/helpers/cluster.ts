@@ -124,7 +124,9 @@ export class TestCluster {
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill(signal);
     if (signal === 'SIGSTOP' || signal === 'SIGCONT') return;
-    await Promise.race([exited, sleep(10_000)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer); // a pending 10 s timer would keep the test process alive after the test
     if (this.isRunning(id)) {
       p.kill('SIGKILL');
       await exited;
