@@ -4,7 +4,7 @@
 import type { Test } from 'tap';
 import { mkdirSync, mkdtempSync, chmodSync, lstatSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stopSys } from './posix-sys.js';
 
 export type PosixKind = 'local' | 'tidefs';
@@ -40,7 +40,11 @@ export async function mountTidefs(t: Test, strict = process.env.TIDEFS_POSIX_STR
   const startCluster = await importHelper<StartCluster>(CLUSTER_HELPER, 'startCluster');
   const mountFs = await importHelper<MountFs>(MOUNT_HELPER, 'mountFs');
   const cluster = await startCluster(t, { nodes: 3 });
-  return mountFs(t, cluster.urls, { strict });
+  const mount = await mountFs(t, cluster.urls, { strict });
+  // mountFs puts the mountpoint in a mkdtemp directory (mode 0700): the unprivileged users of the
+  // tests could not reach the mount at all.
+  chmodSync(dirname(mount.dir), 0o755);
+  return mount;
 }
 
 /**
