@@ -191,8 +191,9 @@ export class LevelBlockStore implements BlockStore {
     return new Promise<void>((resolve, reject) => {
       this.queue.push(make({ resolve, reject }));
       // Group commit: while one batch is being fsynced, new requests wait in the queue, and the next
-      // batch takes all of them, so one fsync covers many blocks. A lone request goes at once.
-      if (!this.draining) this.draining = this.drain();
+      // batch takes all of them, so one fsync covers many blocks. Starting one microtask late lets the
+      // requests of the same tick (a client's pipelined frames) share the first batch too.
+      if (!this.draining) this.draining = Promise.resolve().then(() => this.drain());
     });
   }
 

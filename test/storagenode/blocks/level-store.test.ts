@@ -162,13 +162,21 @@ t.test('level-store: many concurrent puts group into few synced batches and all 
   const res = await Promise.allSettled(ids.map((x, i) => s.put(x, bytes(4096 + i, i))));
   t.ok(res.every((r) => r.status === 'fulfilled'));
   t.equal(s.commits.requests, 300);
-  t.ok(s.commits.batches < 300 / 4, `300 puts in ${s.commits.batches} batches`);
+  t.equal(s.commits.batches, 1, 'puts issued in one tick share one synced batch');
   const total = ids.reduce((n, _x, i) => n + 4096 + i, 0);
   t.same(s.stats(), { count: 300, bytes: total });
   await s.close();
   const s2 = await openStore(t, dir);
   t.same(s2.stats(), { count: 300, bytes: total });
   for (const [i, x] of ids.entries()) t.same(Buffer.from((await s2.get(x))!), bytes(4096 + i, i), `block ${i}`);
+});
+
+t.test('level-store: a batch stops at batchBytesMax, and later puts wait for the next one', async (t) => {
+  const s = await openStore(t, tempDir(t), { batchBytesMax: 4 * 1024 * 1024 });
+  const ids = Array.from({ length: 9 }, () => id());
+  await Promise.all(ids.map((x) => s.put(x, bytes(1024 * 1024))));
+  t.equal(s.commits.batches, 3, '9 MiB in batches of at most 4 MiB');
+  t.same(s.stats(), { count: 9, bytes: 9 * 1024 * 1024 });
 });
 
 t.test('level-store: puts and deletes interleaved in one batch apply in call order', async (t) => {
