@@ -88,9 +88,9 @@ export async function link(tx: Tx, a: OpArgs<'link'>): Res<OpResults['link']> {
   const src = await loadInode(tx, a.ino);
   if (!src.ok) return src;
   if (src.value.type === 'dir') return fail('EPERM');
-  if (src.value.nlink === 0) return fail('ENOENT'); // an open but unlinked file cannot be named again
   const dir = await prepareCreate(tx, a.parent, a.name, a.cred);
   if (!dir.ok) return dir;
+  if (src.value.nlink === 0) return fail('ENOENT'); // as vfs_link: an open but unlinked file stays nameless
   if (src.value.nlink >= LINK_COUNT_MAX) return fail('EMLINK');
   const rec = src.value;
   rec.nlink++;

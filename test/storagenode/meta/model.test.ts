@@ -6,7 +6,7 @@ import { Model } from './model.js';
 
 /** Seeded randomized comparison against a model tree (JuiceFS random_test.go style). */
 const SEEDS = process.env.TIDEFS_META_SEED ? [Number(process.env.TIDEFS_META_SEED)] : Array.from({ length: 12 }, (_, i) => i + 1);
-const STEPS = Number(process.env.TIDEFS_META_STEPS ?? 250);
+const STEPS = Number(process.env.TIDEFS_META_STEPS ?? 200);
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -29,7 +29,9 @@ function nextStep(r: () => number, m: Model): Step {
   const dirs = [...m.nodes.values()].filter((n) => n.kind === 'dir').map((n) => n.ino);
   const cred: Cred = r() < 0.7 ? ROOT : ALICE;
   const dir = () => (r() < 0.9 ? pick(dirs) : pick(inos));
-  switch (pick(['mkdir', 'mkdir', 'mknod', 'mknod', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'rename', 'chmod', 'truncate', 'write', 'setxattr', 'removexattr'])) {
+  switch (pick(['open', 'release', 'mkdir', 'mkdir', 'mknod', 'mknod', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'rename', 'chmod', 'truncate', 'write', 'setxattr', 'removexattr'])) {
+    case 'open': return { op: 'open', args: { ino: pick(inos), flags: pick([0, 1, 2]), cred, session: '' } };
+    case 'release': return { op: 'release', args: { ino: pick([...m.opens.keys(), ...inos]), session: '' } };
     case 'mkdir': return { op: 'mkdir', args: { parent: dir(), name: pick(NAMES), mode: pick(MODES), cred } };
     case 'mknod': return { op: 'mknod', args: { parent: dir(), name: pick(NAMES), mode: 0o100000 | pick(MODES), rdev: 0, cred } };
     case 'symlink': return { op: 'symlink', args: { parent: dir(), name: pick(NAMES), target: 't', cred } };
@@ -48,6 +50,8 @@ function nextStep(r: () => number, m: Model): Step {
 function applyModel(m: Model, s: Step): string {
   const a = s.args as Record<string, never>;
   switch (s.op) {
+    case 'open': return m.open(a.ino, a.flags !== 0, a.cred);
+    case 'release': return m.release(a.ino);
     case 'mkdir': return m.create(a.parent, a.name, 'dir', a.mode, a.cred);
     case 'mknod': return m.create(a.parent, a.name, 'file', a.mode, a.cred);
     case 'symlink': return m.create(a.parent, a.name, 'symlink', 0o777, a.cred);
@@ -74,20 +78,32 @@ async function describe(sm: MetaStateMachine, ino = 1, path = '/'): Promise<stri
   return out;
 }
 
+/** The reachable tree, then the orphans the model knows of, as the state machine sees them. */
+async function describeAll(sm: MetaStateMachine, m: Model): Promise<string[]> {
+  const out = await describe(sm);
+  for (const n of m.orphans()) out.push(...(await describe(sm, n.ino, 'orphan ')));
+  return out;
+}
+
 /** Runs one seed; returns the failing step index and what differed, or undefined. */
 async function runSeed(seed: number, steps: number): Promise<{ at: number; trace: Step[]; why: string } | undefined> {
   const r = rng(seed);
   const model = new Model();
   const h = await Harness.create();
   const trace: Step[] = [];
+  const session = await h.session();
+  h.index = 1;
   for (let i = 0; i < steps; i++) {
     const step = nextStep(r, model);
     if (step.op === 'commitWrite') (step.args.slices as { block: string }[])[0]!.block = h.block();
+    if (step.op === 'open' || step.op === 'release') step.args.session = session;
     trace.push(step);
     const want = applyModel(model, step);
     const got = await h.errno(step.op as 'mkdir', step.args as never);
     if (got !== want) return { at: i, trace, why: `errno: state machine ${got}, model ${want}` };
-    const [ts, tm] = [await describe(h.sm), model.describe()];
+    const [ts, tm] = [await describeAll(h.sm, model), [...model.describe(), ...model.orphans().flatMap((n) => model.line(n, 'orphan '))]];
+    ts.push(`inodes=${h.sm.usage().inodes}`);
+    tm.push(`inodes=${model.nodes.size}`);
     if (ts.join('\n') !== tm.join('\n')) return { at: i, trace, why: `tree differs:\n  sm:    ${ts.join('\n         ')}\n  model: ${tm.join('\n         ')}` };
   }
   return undefined;
@@ -99,6 +115,7 @@ for (const seed of SEEDS) {
     if (failure) {
       // Every earlier step matched, so the trace up to the failing step is the shortest failing prefix.
       const lines = failure.trace.map((s, i) => `  ${i}: ${s.op} ${JSON.stringify(s.args)}`).join('\n');
+      console.error(`SEED=${seed} failed at step ${failure.at}\n${failure.why}\nshortest failing prefix:\n${lines}`);
       t.fail(`SEED=${seed} failed at step ${failure.at} (rerun: TIDEFS_META_SEED=${seed} TIDEFS_META_STEPS=${failure.at + 1})\n${failure.why}\nshortest failing prefix:\n${lines}`);
     } else {
       t.pass(`SEED=${seed}`);

@@ -24,6 +24,7 @@ const badName = (n: string) => (n === '' || n === '.' || n === '..' || n.include
 
 export class Model {
   nodes = new Map<number, MNode>();
+  opens = new Map<number, number>(); // one session's open count per inode
   nextIno = 2;
   constructor() {
     this.nodes.set(1, { ino: 1, kind: 'dir', perm: 0o755, uid: 0, gid: 0, nlink: 2, size: 0, parent: 1, children: new Map(), xattrs: new Set() });
@@ -58,6 +59,7 @@ export class Model {
     if (n.kind === 'dir') return 'EPERM';
     const d = this.prepCreate(parent, name, c);
     if (typeof d === 'string') return d;
+    if (n.nlink === 0) return 'ENOENT';
     if (n.nlink >= LINK_COUNT_MAX) return 'EMLINK';
     n.nlink++;
     d.children!.set(name, ino);
@@ -65,7 +67,27 @@ export class Model {
   }
   private drop(n: MNode): void {
     n.nlink--;
-    if (n.nlink === 0) this.nodes.delete(n.ino);
+    if (n.nlink === 0 && !this.opens.get(n.ino)) this.nodes.delete(n.ino);
+  }
+  open(ino: number, write: boolean, c: Cred): E {
+    const n = this.nodes.get(ino);
+    if (!n || n.nlink === 0) return 'ENOENT';
+    if (n.kind === 'dir' && write) return 'EISDIR';
+    if (!allowed(n, c, write ? 2 : 4)) return 'EACCES';
+    this.opens.set(ino, (this.opens.get(ino) ?? 0) + 1);
+    return 'OK';
+  }
+  release(ino: number): E {
+    const k = this.opens.get(ino) ?? 0;
+    if (k > 1) this.opens.set(ino, k - 1);
+    else this.opens.delete(ino);
+    const n = this.nodes.get(ino);
+    if (n && n.nlink === 0 && !this.opens.get(ino)) this.nodes.delete(ino);
+    return 'OK';
+  }
+  /** Inodes no name reaches but an open keeps alive. */
+  orphans(): MNode[] {
+    return [...this.nodes.values()].filter((n) => n.nlink === 0);
   }
   remove(parent: number, name: string, dir: boolean, c: Cred): E {
     const d = this.wdir(parent, c);
@@ -188,7 +210,10 @@ export class Model {
 
   /** Same shape as describe() over the state machine: one line per reachable name. */
   describe(ino = 1, path = '/'): string[] {
-    const n = this.nodes.get(ino)!;
+    return this.line(this.nodes.get(ino)!, path);
+  }
+  line(n: MNode, path: string): string[] {
+    const ino = n.ino;
     const mode = { dir: 0o40000, file: 0o100000, symlink: 0o120000 }[n.kind] | n.perm;
     const out = [`${path} ino=${ino} ${n.kind} mode=${mode.toString(8)} uid=${n.uid} gid=${n.gid} nlink=${n.nlink} size=${n.size} x=${[...n.xattrs].sort().join(',')}`];
     if (n.children) for (const name of [...n.children.keys()].sort()) out.push(...this.describe(n.children.get(name)!, `${path}${name}/`));
