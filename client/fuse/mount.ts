@@ -50,6 +50,11 @@ export interface MountedFs {
   unmount(): Promise<void>;
 }
 
+/** Whether the binding tells us who calls (fuse_get_context()); without it every op runs as this process's user. */
+export function hasCallerContext(): boolean {
+  return typeof (Fuse as unknown as { context?: unknown }).context === 'function';
+}
+
 /** The caller of the current request, if the binding exposes fuse_get_context(). */
 function callerSource(): CallerSource {
   const f = Fuse as unknown as { context?: () => { uid: number; gid: number; pid: number } | null };

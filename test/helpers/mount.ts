@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,7 @@ async function stop(child: ChildProcess, dir: string): Promise<void> {
  */
 export async function mountFs(t: TestLike, urls: string[], opts: MountFsOptions = {}): Promise<MountHandle> {
   const base = mkdtempSync(join(tmpdir(), 'tidefs-mnt-'));
+  chmodSync(base, 0o755); // other users (pjdfstest's uids) must reach the mountpoint
   const dir = join(base, 'mnt');
   mkdirSync(dir);
   const logFile = join(base, 'client.log');
