@@ -15,7 +15,7 @@ export const UID_A = 65534, GID_A = 65534, UID_B = 65533, GID_B = 65533, GID_C =
 export const NAME_TOO_LONG = 'x'.repeat(256); // NAME_MAX is 255 bytes
 export const NAME_LONGEST = 'y'.repeat(255);
 
-interface MountHandle { dir: string; pid: number; unmount(): Promise<void> }
+export interface MountHandle { dir: string; pid: number; unmount(): Promise<void> }
 type StartCluster = (t: Test, opts?: { nodes?: number }) => Promise<{ urls: string[]; stop(): Promise<void> }>;
 type MountFs = (t: Test, urls: string[], opts?: { strict?: boolean }) => Promise<MountHandle>;
 
@@ -35,16 +35,28 @@ async function importHelper<T>(path: string, name: string): Promise<T> {
   return mod[name] as T;
 }
 
-/** Starts a 3-node cluster and mounts it (strict when TIDEFS_POSIX_STRICT=1); both torn down by t. */
-export async function mountTidefs(t: Test, strict = process.env.TIDEFS_POSIX_STRICT === '1'): Promise<MountHandle> {
-  const startCluster = await importHelper<StartCluster>(CLUSTER_HELPER, 'startCluster');
-  const mountFs = await importHelper<MountFs>(MOUNT_HELPER, 'mountFs');
-  const cluster = await startCluster(t, { nodes: 3 });
-  const mount = await mountFs(t, cluster.urls, { strict });
+/** The cluster and mount helpers, or a clear error when they are missing. */
+export async function loadTidefsHelpers(): Promise<{ startCluster: StartCluster; mountFs: MountFs }> {
+  return {
+    startCluster: await importHelper<StartCluster>(CLUSTER_HELPER, 'startCluster'),
+    mountFs: await importHelper<MountFs>(MOUNT_HELPER, 'mountFs'),
+  };
+}
+
+/** Mounts a cluster so that the unprivileged users of the tests can reach the mount. */
+export async function mountReachable(t: Test, mountFs: MountFs, urls: string[], strict: boolean): Promise<MountHandle> {
+  const mount = await mountFs(t, urls, { strict });
   // mountFs puts the mountpoint in a mkdtemp directory (mode 0700): the unprivileged users of the
   // tests could not reach the mount at all.
   chmodSync(dirname(mount.dir), 0o755);
   return mount;
+}
+
+/** Starts a 3-node cluster and mounts it (strict when TIDEFS_POSIX_STRICT=1); both torn down by t. */
+export async function mountTidefs(t: Test, strict = process.env.TIDEFS_POSIX_STRICT === '1'): Promise<MountHandle> {
+  const { startCluster, mountFs } = await loadTidefsHelpers();
+  const cluster = await startCluster(t, { nodes: 3 });
+  return mountReachable(t, mountFs, cluster.urls, strict);
 }
 
 /**
