@@ -154,6 +154,11 @@ declare module 'fuse-native' {
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     /** patched: the platform's lock and utimens constants, read from the C headers. */
     static readonly constants: Fuse.Constants;
+    /**
+     * patched: fuse_get_context() of the request being handled: the calling process. Only valid in
+     * the synchronous part of a handler call (read it before any await); null outside one.
+     */
+    static context(): { uid: number; gid: number; pid: number; umask: number } | null;
   }
   export = Fuse;
 }

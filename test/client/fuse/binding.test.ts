@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  F_GETLK, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, FuseMount, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, UTIME_OMIT, fuseErrno,
+  F_GETLK, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, Fuse, FuseMount, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, UTIME_OMIT, fuseErrno,
 } from '../../../client/fuse/binding.js';
 import { MemFs } from './mem-fs.js';
 
@@ -226,4 +226,42 @@ lshort = libc.listxattr(p, buf, 4)
 e2 = ctypes.get_errno()
 print(json.dumps([probe, short, e1, os.getxattr(P, 'user.k').decode(), lprobe, lshort, e2, os.listxattr(P)]))`, 'xa');
   t.same(out, [10, -1, 34, '0123456789', 7, -1, 34, ['user.k']]);
+});
+
+t.test('a handler answering an Error or a positive number gives the caller EIO, and the mount keeps working', async (t) => {
+  const ops = (mount.fuse as unknown as { ops: { getattr: (p: string, cb: (r: number, s?: unknown) => void) => void } }).ops;
+  const getattr = ops.getattr;
+  ops.getattr = (p, cb) => {
+    if (p === '/bad-error') return cb(new Error('bug') as unknown as number);
+    if (p === '/bad-positive') return cb(2);
+    return getattr(p, cb);
+  };
+  t.teardown(() => { ops.getattr = getattr; });
+  const out = await py(`
+r = []
+for n in ('bad-error', 'bad-positive'):
+  try:
+    os.stat(os.path.join(os.path.dirname(P), n))
+    r.append(0)
+  except OSError as e:
+    r.append(e.errno)
+print(json.dumps(r + [os.stat(os.path.dirname(P)).st_ino]))`, 'x');
+  t.same(out, [5, 5, 1]);
+});
+
+t.test('Fuse.context() names the calling process during a handler, and is null outside one', async (t) => {
+  const ops = (mount.fuse as unknown as { ops: { getattr: (p: string, cb: (r: number, s?: unknown) => void) => void } }).ops;
+  const getattr = ops.getattr;
+  const seen: (ReturnType<typeof Fuse.context>)[] = [];
+  ops.getattr = (p, cb) => {
+    if (p === '/who') seen.push(Fuse.context());
+    return getattr(p, cb);
+  };
+  t.teardown(() => { ops.getattr = getattr; });
+  const pid = await py(`
+try: os.stat(P)
+except OSError: pass
+print(json.dumps(os.getpid()))`, 'who');
+  t.match(seen[0], { uid: 0, gid: 0, pid });
+  t.equal(Fuse.context(), null);
 });
