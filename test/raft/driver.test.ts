@@ -145,7 +145,8 @@ t.test('driver: a restarted follower behind the compacted log catches up through
     await c.until(() => l.status().snapshotIndex > 10, 'the leader to compact');
     await c.start(victim, { snapshotEntries: 10 });
     const n = c.nodes.get(victim)!;
-    await c.until(() => n.sm.applied().index >= l.status().commitIndex, 'the restarted node to catch up');
+    const installed = () => n.logs.some((x) => /installed snapshot at index \d+/.test(x));
+    await c.until(() => installed() && n.sm.applied().index >= l.status().commitIndex, 'the restarted node to catch up');
     t.ok(n.sm.restores >= 1, 'installed a snapshot');
     t.same([...n.sm.values].sort(), [...c.nodes.get(l.status().id)!.sm.values].sort());
     t.match(n.logs.join('\n'), /installed snapshot at index \d+/);

@@ -67,11 +67,11 @@ export class KvStateMachine implements StateMachine {
     await this.db.clear();
     this.values.clear();
     for (const [k, v] of entries) this.values.set(k, v);
-    this.appliedAt = { index, term };
     await this.db.batch([
       ...entries.map(([k, v]) => ({ type: 'put' as const, key: `k/${k}`, value: String(v) })),
-      { type: 'put' as const, key: 'applied', value: JSON.stringify(this.appliedAt) },
+      { type: 'put' as const, key: 'applied', value: JSON.stringify({ index, term }) },
     ], { sync: true });
+    this.appliedAt = { index, term };
     this.restores++;
   }
 
