@@ -85,6 +85,12 @@ export async function runMount(a: MountArgs): Promise<number> {
     };
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
-    const watch = setInterval(() => { if (!mountedNow(a.mountpoint)) void stop('unmounted from outside'); }, 1000);
+    // Test harnesses set TIDEFS_EXIT_WITH_PARENT so that a killed test run leaves no mount behind.
+    const parent = process.ppid;
+    const withParent = process.env.TIDEFS_EXIT_WITH_PARENT === '1';
+    const watch = setInterval(() => {
+      if (!mountedNow(a.mountpoint)) void stop('unmounted from outside');
+      else if (withParent && process.ppid !== parent) void stop('parent process exited');
+    }, 1000);
   });
 }

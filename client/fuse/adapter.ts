@@ -42,8 +42,8 @@ export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Ope
     if (hit && now - hit.at < GROUPS_TTL_MS) return hit.groups;
     let groups: number[] = [];
     try {
-      const m = /^Groups:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      groups = m ? m[1].trim().split(/\s+/).filter(Boolean).map(Number) : [];
+      const m = /^Groups:[ \t]*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      groups = m ? m[1].trim().split(/\s+/).map(Number).filter((g) => Number.isInteger(g) && g >= 0) : [];
     } catch { /* the process is gone: no groups */ }
     if (groupCache.size > 4096) groupCache.clear();
     groupCache.set(pid, { groups, at: now });

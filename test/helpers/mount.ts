@@ -63,7 +63,7 @@ export async function mountFs(t: TestLike, urls: string[], opts: MountFsOptions 
   const out = openSync(logFile, 'a');
   const args = [CLIENT_MAIN, 'mount', urls.join(','), dir, '--foreground', '--cluster', opts.cluster ?? TEST_CLUSTER_ID,
     ...(opts.strict ? ['--strict'] : []), ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: { ...process.env } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: { ...process.env, TIDEFS_EXIT_WITH_PARENT: '1' } });
   closeSync(out);
   let stopped: Promise<void> | null = null;
   const unmount = () => (stopped ??= stop(child, dir).then(() => {
