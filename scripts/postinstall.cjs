@@ -74,7 +74,7 @@ function rebuildFuseNative() {
   try {
     execFileSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   } catch {
-    fail('rebuilding fuse-native failed (see node-gyp output above). It needs a C compiler (apt: build-essential), ' +
+    fail('rebuilding fuse-native failed (see node-gyp output above). It needs a C compiler (apt: build-essential), libfuse2 (apt: libfuse2 or libfuse2t64), ' +
       'python3, and Node headers (npm config nodedir, or <node prefix>/include/node).');
   }
   // Load the fresh addon in a child (a crash must not take the install down with an unclear message)
