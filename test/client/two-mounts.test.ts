@@ -13,13 +13,23 @@ if (process.env.TIDEFS_POSIX_TARGET === 'local') {
 } else {
   const { startCluster, mountFs } = await loadTidefsHelpers();
   const cluster = await startCluster(t, { nodes: 3 });
-  for (const strict of [false, true]) {
-    const a = await mountReachable(t, mountFs, cluster.urls, strict);
-    const b = await mountReachable(t, mountFs, cluster.urls, strict);
-    const base = `two-mounts-${strict ? 'strict' : 'default'}`;
-    mkdirSync(join(a.dir, base));
-    t.teardown(() => rmSync(join(a.dir, base), { recursive: true, force: true }));
-    defineTests(t, strict ? 'strict' : 'default', join(a.dir, base), join(b.dir, base));
+  const mounts: Array<{ unmount(): Promise<void> }> = [];
+  try {
+    for (const strict of [false, true]) {
+      const a = await mountReachable(t, mountFs, cluster.urls, strict);
+      mounts.push(a);
+      const b = await mountReachable(t, mountFs, cluster.urls, strict);
+      mounts.push(b);
+      const base = `two-mounts-${strict ? 'strict' : 'default'}`;
+      mkdirSync(join(a.dir, base));
+      t.teardown(() => rmSync(join(a.dir, base), { recursive: true, force: true }));
+      defineTests(t, strict ? 'strict' : 'default', join(a.dir, base), join(b.dir, base));
+    }
+  } catch (e) {
+    // A throw at the top level ends the process before tap's teardowns: stop everything here.
+    for (const m of mounts) await m.unmount();
+    await cluster.stop();
+    throw e;
   }
 }
 

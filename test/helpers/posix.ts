@@ -53,10 +53,16 @@ export async function mountReachable(t: Test, mountFs: MountFs, urls: string[], 
 }
 
 /** Starts a 3-node cluster and mounts it (strict when TIDEFS_POSIX_STRICT=1); both torn down by t. */
-export async function mountTidefs(t: Test, strict = process.env.TIDEFS_POSIX_STRICT === '1'): Promise<MountHandle> {
+export async function mountTidefs(t: Test, strict = process.env.TIDEFS_POSIX_STRICT === '1'): Promise<MountHandle & { stopAll(): Promise<void> }> {
   const { startCluster, mountFs } = await loadTidefsHelpers();
   const cluster = await startCluster(t, { nodes: 3 });
-  return mountReachable(t, mountFs, cluster.urls, strict);
+  try {
+    const mount = await mountReachable(t, mountFs, cluster.urls, strict);
+    return { ...mount, stopAll: async () => { await mount.unmount(); await cluster.stop(); } };
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
 }
 
 /**
@@ -69,8 +75,15 @@ export async function posixTarget(t: Test): Promise<PosixTarget> {
   if (kind === 'local') {
     dir = mkdtempSync(join(tmpdir(), 'tidefs-posix-'));
   } else {
+    // A throw at the top level of a test file ends the process before tap runs its teardowns:
+    // stop what was started here before letting it through.
     const mount = await mountTidefs(t);
-    dir = mkdtempSync(join(mount.dir, 'posix-'));
+    try {
+      dir = mkdtempSync(join(mount.dir, 'posix-'));
+    } catch (e) {
+      await mount.stopAll();
+      throw new Error(`tidefs target: cannot make a directory in the fresh mount ${mount.dir}: ${(e as Error).message}`);
+    }
   }
   chmodSync(dir, 0o755);
   t.comment(`posix target: ${kind} ${dir}`);
