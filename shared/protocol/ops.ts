@@ -83,6 +83,20 @@ export const OPS = {
    * the schema of `op` by the node.
    */
   localRead: object({ op: literal('lookup', 'getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'readChunk'), args: unknownValue }),
+
+  // Repair, scrub, fsck and draining (storagenode/repair, docs/operations.md). Peers and admins only.
+  /** The leader's placement exclusions: nodes declared lost and nodes being drained. */
+  repairView: object({}),
+  /** Leader only: starts (or keeps alive: it lapses unless renewed) the drain of a node, or stops it. */
+  nodeDrain: object({ id: str({ maxBytes: 64 }), action: literal('start', 'stop') }),
+  /** Block ids that committed metadata names, from this node's own state machine, in id order. */
+  refList: object({ after: optional(blockId), limit: int({ min: 1, max: 4096 }) }),
+  /** This node's stored blocks in id order. */
+  blockList: object({ after: optional(blockId), limit: int({ min: 1, max: 4096 }) }),
+  /** Deletes these blocks here, but only those the leader says are unreferenced and older than the GC grace period. */
+  blockDelete: object({ ids: array(blockId, 4096) }),
+  /** Copies this block onto this node from another member that holds a good copy (replacing a bad local copy). */
+  blockRepair: object({ id: blockId }),
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -112,6 +126,44 @@ export interface NodeStatus {
   blocks: { count: number; bytes: number };
   disk: { totalBytes: number; freeBytes: number };
   uptimeMs: number;
+  /** Anti-entropy repair and scrub on this node (absent on nodes that predate them). */
+  repair?: RepairStatus;
+}
+
+/** One anti-entropy round as this node saw the cluster (storagenode/repair/repairer.ts). */
+export interface RepairRound {
+  round: number;
+  startedAtMs: number;
+  tookMs: number;
+  done: boolean;
+  referenced: number; // referenced blocks examined
+  underReplicated: number; // fewer than R copies on their (healthy) placement targets
+  missing: number; // no copy found on any reachable member
+  misplaced: number; // copies on nodes that are not placement targets (to be dropped once the targets hold them)
+  held: number; // referenced blocks this node holds
+  fetched: number;
+  fetchedBytes: number;
+  dropped: number;
+  error?: string;
+}
+
+export interface ScrubProgress {
+  pass: number;
+  running: boolean;
+  checked: number;
+  bytes: number;
+  corrupt: number;
+  repaired: number;
+  total: number; // blocks on this node when the pass started
+  lastPassDoneAtMs: number;
+}
+
+export interface RepairStatus {
+  lost: string[];
+  draining: string[];
+  current: RepairRound | null; // the round running now
+  last: RepairRound | null; // the last finished round
+  scrub: ScrubProgress;
 }
 
 /** What a successful reply carries, per op. */
@@ -150,6 +202,12 @@ export interface OpResults {
   raft: never;
   blocksReferenced: { referenced: boolean[] };
   localRead: { ok: true; value: unknown } | { ok: false; errno: string };
+  repairView: { lost: string[]; draining: string[] };
+  nodeDrain: { draining: string[] };
+  refList: { ids: string[] };
+  blockList: { entries: { id: string; size: number; storedAtMs: number }[] };
+  blockDelete: { deleted: number; kept: number };
+  blockRepair: { repaired: boolean; from: string | null };
 }
 
 /** rename(2) flags as Linux defines them (renameat2). */
