@@ -180,4 +180,13 @@ export class MetaStateMachine implements StateMachine {
   async blocksReferenced(ids: string[]): Promise<boolean[]> {
     return Promise.all(ids.map(async (id) => (await this.kv.get(K.ref(id))) !== undefined));
   }
+
+  /** For repair and fsck: the block ids committed slices name (`r/` keys), in id order, after `after`. */
+  async referencedBlocks(after: string | undefined, limit: number): Promise<string[]> {
+    const end = Buffer.from('r0'); // prefixEnd('r/')
+    const range = after === undefined ? { gte: Buffer.from('r/'), lt: end, limit } : { gt: K.ref(after), lt: end, limit };
+    const out: string[] = [];
+    for await (const [k] of this.kv.range(range)) out.push(k.subarray(2).toString());
+    return out;
+  }
 }
