@@ -31,7 +31,8 @@ function applyPatches() {
   try {
     execFileSync(process.execPath, [patchPackage, '--error-on-fail'], { cwd: root, stdio: 'inherit' });
   } catch {
-    fail('patch-package could not apply patches/*.patch (see its output above)');
+    fail('patch-package could not apply patches/*.patch (see its output above). If node_modules holds a package ' +
+      'patched by an older version of the patch, reinstall it clean: `npm ci`.');
   }
 }
 
