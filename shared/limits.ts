@@ -27,6 +27,10 @@ export const SNAPSHOT_CHUNK_BYTES_MAX = 1024 * 1024;
 
 export const REPLICAS_DEFAULT = 3;
 export const LEASE_MS_DEFAULT = 20_000;
+export const LOCKS_PER_FILE_MAX = 512; // byte-range + flock locks on one file, as EFS; ENOLCK past it
+export const LOCKS_PER_SESSION_MAX = 8192; // per mount (session), as EFS; a queued waiter counts as one
+export const LOCK_WAITERS_PER_FILE_MAX = 1024; // blocked requests queued on one file; ENOLCK past it
+export const LOCK_OWNER_BYTES_MAX = 40; // a kernel lock owner as hex (64 bits) with a kind prefix
 export const BLOCK_GC_GRACE_MS_DEFAULT = 60 * 60 * 1000; // orphans of crashed writers live this long
 /** A commit may only name blocks younger than this; keeps GC from racing a slow writer. */
 export const BLOCK_COMMIT_AGE_MS_MAX = BLOCK_GC_GRACE_MS_DEFAULT / 2;
@@ -38,3 +42,4 @@ assert(XATTR_VALUE_BYTES_MAX < FRAME_ENVELOPE_BYTES_MAX, 'an xattr value fits in
 assert(SNAPSHOT_CHUNK_BYTES_MAX <= FRAME_BYTES_MAX, 'a snapshot chunk fits in one frame');
 assert(RAFT_APPEND_BYTES_MAX >= RAFT_ENTRY_BYTES_MAX && RAFT_APPEND_BYTES_MAX < FRAME_BYTES_MAX, 'an append holds one entry and fits in a frame');
 assert(BLOCK_COMMIT_AGE_MS_MAX < BLOCK_GC_GRACE_MS_DEFAULT, 'commits race no collection');
+assert(LOCKS_PER_FILE_MAX <= LOCKS_PER_SESSION_MAX, 'one session can fill one file');

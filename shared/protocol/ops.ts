@@ -1,11 +1,11 @@
 import { isBlockId } from '../block-id.js';
 import {
   BLOCK_BYTES_MAX, GROUPS_MAX, NAME_BYTES_MAX, READDIR_ENTRIES_MAX, SLICES_PER_CHUNK_MAX, SYMLINK_BYTES_MAX,
-  XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, CHUNK_BYTES, FILE_BYTES_MAX,
+  XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, CHUNK_BYTES, FILE_BYTES_MAX, LOCK_OWNER_BYTES_MAX,
 } from '../limits.js';
 import { isTime, type Time } from '../time.js';
 import {
-  array, bytes, int, literal, object, optional, str, uint, unknownValue, Invalid,
+  array, bool, bytes, int, literal, object, optional, str, uint, unknownValue, Invalid,
   type Check, type Infer,
 } from '../wire/validate.js';
 import type { Attr, DirEntry, NodeInfo, Slice, StatFs } from '../types.js';
@@ -20,6 +20,7 @@ const time: Check<Time> = (x, p) => (isTime(x) ? x : new Invalid(p, 'expected [s
 const blockId: Check<string> = (x, p) => (isBlockId(x) ? x : new Invalid(p, 'expected a block id'));
 const cred = object({ uid: uint(0xffffffff), gid: uint(0xffffffff), groups: array(uint(0xffffffff), GROUPS_MAX) });
 const session = str({ maxBytes: 64 });
+const lockOwner = str({ maxBytes: LOCK_OWNER_BYTES_MAX, minBytes: 1 });
 /** Optional on every namespace change: lets the state machine answer a retried request with its first reply. */
 const seq = optional(uint());
 
@@ -62,6 +63,18 @@ export const OPS = {
   sessionOpen: object({ client: str({ maxBytes: 128 }), leaseMs: int({ min: 1000, max: 3_600_000 }) }),
   sessionRenew: object({ session }),
   sessionClose: object({ session }),
+  /**
+   * Locks (docs/locking.md): one Raft entry each. `owner` is the kernel's lock owner (POSIX) or open
+   * file (flock); ranges are inclusive, end Number.MAX_SAFE_INTEGER = to end of file; type 'u' unlocks.
+   * A blocking request that must wait is queued and answered {state:'queued', waiter}; the node then
+   * pushes `lockGranted` {session, waiter} and the client confirms with lockWait.
+   */
+  lock: object({ ino, session, seq, owner: lockOwner, kind: literal('posix', 'flock'), type: literal('r', 'w', 'u'), start: uint(), end: uint(), pid: uint(0xffffffff), wait: bool }),
+  getlk: object({ ino, session, owner: lockOwner, type: literal('r', 'w'), start: uint(), end: uint() }),
+  /** Where a queued waiter stands; a final answer (granted/failed) is consumed. Registers this connection for the push. */
+  lockWait: object({ session, seq, waiter: uint() }),
+  /** The waiter gave up (EINTR): it leaves the queue, or, if it was granted meanwhile, the grant is undone. */
+  lockCancel: object({ session, seq, waiter: uint() }),
 
   // Blocks: sent by clients straight to each replica node.
   blockPut: object({ id: blockId, data: bytes({ maxBytes: BLOCK_BYTES_MAX }) }),
@@ -107,7 +120,10 @@ export const META_READ_OPS = ['lookup', 'getattr', 'readdir', 'readlink', 'getxa
 export const META_WRITE_OPS = [
   'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr',
   'commitWrite', 'open', 'release', 'sessionOpen', 'sessionRenew', 'sessionClose',
+  'lock', 'getlk', 'lockWait', 'lockCancel',
 ] as const;
+/** Lock ops: writes whose replies and pushes depend on the connection they came on (storagenode/rpc/lock-waiters.ts). */
+export const LOCK_OPS = ['lock', 'getlk', 'lockWait', 'lockCancel'] as const;
 export type MetaReadOp = (typeof META_READ_OPS)[number];
 export type MetaWriteOp = (typeof META_WRITE_OPS)[number];
 
@@ -166,6 +182,21 @@ export interface RepairStatus {
   scrub: ScrubProgress;
 }
 
+/** A held lock as F_GETLK reports it. */
+export interface LockInfo {
+  type: 'r' | 'w';
+  start: number;
+  end: number; // inclusive; Number.MAX_SAFE_INTEGER = to end of file
+  pid: number;
+  session: string;
+  owner: string;
+}
+/** Push frame a node sends when a queued lock waiter was granted (or failed): the client confirms with lockWait. */
+export interface LockGrantedPush {
+  session: string;
+  waiter: number;
+}
+
 /** What a successful reply carries, per op. */
 export interface OpResults {
   hello: { protocol: number; cluster: string; node: string; leader: string | null; members: NodeInfo[]; replicas: number };
@@ -193,6 +224,10 @@ export interface OpResults {
   sessionOpen: { session: string; leaseMs: number };
   sessionRenew: { leaseMs: number };
   sessionClose: Record<string, never>;
+  lock: { state: 'granted' } | { state: 'queued'; waiter: number };
+  getlk: { conflict: LockInfo | null };
+  lockWait: { state: 'queued' | 'granted' | 'failed' | 'gone'; errno?: string };
+  lockCancel: { undone: 'waiter' | 'grant' | 'none' };
   blockPut: Record<string, never>;
   blockGet: { data: Uint8Array };
   blockHas: { have: boolean[] };

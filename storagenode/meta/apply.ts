@@ -8,6 +8,7 @@ import { link, mkdir, mknod, rmdir, symlink, unlink } from './ops/namespace.js';
 import { rename } from './ops/rename.js';
 import { expireSessions, liveSession, open, release, sessionClose, sessionOpen, sessionRenew } from './ops/sessions.js';
 import { setattr } from './ops/setattr.js';
+import { getlk, lock, lockCancel, lockWait } from './locks/index.js';
 import { removexattr, setxattr } from './ops/xattr.js';
 
 /** Replies kept per session for retried requests (Raft dissertation §6.3); older ones are dropped. */
@@ -16,7 +17,7 @@ export const DEDUP_WINDOW = 256;
 type Handler<O extends MetaCommandOp> = (tx: Tx, args: Extract<MetaCommand, { op: O }>['args']) => Promise<FsResult<CommandResults[O]>>;
 const HANDLERS: { [O in MetaCommandOp]: Handler<O> } = {
   mknod, mkdir, symlink, link, unlink, rmdir, rename, setattr, setxattr, removexattr, commitWrite,
-  open, release, sessionOpen, sessionRenew, sessionClose,
+  open, release, sessionOpen, sessionRenew, sessionClose, lock, getlk, lockWait, lockCancel,
   expireSessions: (tx) => expireSessions(tx),
 };
 

@@ -12,7 +12,7 @@
  *   p/<session>/<ino:16>         the same fact indexed by session, for closing a session
  *   u/<ino:16>                   orphan: nlink 0 but still open; deleted on the last release
  *   q/<session>/<seq:16>         recorded reply of a (session, seq) request, for dedup
- *   l/...                        reserved for byte-range and flock locks
+ *   l/...                        byte-range and flock locks (storagenode/meta/locks/keys.ts)
  *   m/applied, m/counters, m/restoring   applied index/term, inode/byte counters, restore marker
  */
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');

@@ -36,6 +36,11 @@ export class MetaStateMachine implements StateMachine {
   private chain: Promise<unknown> = Promise.resolve();
   /** Set while an apply's batch is being written: snapshots taken then wait for it (see exportSnapshot). */
   private inFlight: { entry: AppliedRec; waiters: ((s: KvSnapshot) => void)[] } | undefined;
+  /**
+   * Told, once an entry's batch is stored, which lock waiters it granted (or failed), on every
+   * replica alike; the node whose connection the waiting client registered on pushes `lockGranted`.
+   */
+  onLockGrants: (grants: { session: string; waiter: number }[]) => void = () => {};
 
   private constructor(private kv: Kv) {}
 
@@ -109,6 +114,7 @@ export class MetaStateMachine implements StateMachine {
     this.appliedRec = applied;
     const c = await tx.getVal<Counters>(K.counters());
     if (c) this.counters = c;
+    if (tx.lockGrants.length) this.onLockGrants(tx.lockGrants.slice());
     return result;
   }
 

@@ -10,6 +10,9 @@ import { pack, unpack, type Counters, type EntryRec, type InodeRec } from './rec
 export class Tx {
   private writes = new Map<string, Bytes | null>(); // latin1 key → value, null = deleted
   private savedWrites: Map<string, Bytes | null> | undefined;
+  private savedGrants = 0;
+  /** Lock waiters this entry granted (or failed): the node pushes `lockGranted` to their clients once it is stored. */
+  readonly lockGrants: { session: string; waiter: number }[] = [];
 
   constructor(private kv: KvReader, readonly now: Time, readonly index: number) {}
 
@@ -65,10 +68,12 @@ export class Tx {
   /** Marks the point an op's writes start from, so a failing op can leave no trace. */
   mark(): void {
     this.savedWrites = new Map(this.writes);
+    this.savedGrants = this.lockGrants.length;
   }
   rollback(): void {
     if (this.savedWrites) this.writes = this.savedWrites;
     this.savedWrites = undefined;
+    this.lockGrants.length = this.savedGrants;
   }
   ops(): KvOp[] {
     return [...this.writes.entries()].map(([k, v]) => {

@@ -8,6 +8,7 @@ import type { Tx } from '../tx.js';
 import { allowed, loadInode, R_OK, timeAddMs, W_OK, type Res } from './common.js';
 import { truncateTo } from './data.js';
 import { deleteInode, hasOpens } from './lifecycle.js';
+import { dropSessionLocks } from '../locks/ops.js';
 
 const O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_TRUNC = 0o1000;
 
@@ -44,8 +45,9 @@ async function releaseOne(tx: Tx, ino: number, session: string, all: boolean): P
   if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
 }
 
-/** Ends a session: its opens, its dedup window and (later) its locks go with it. */
+/** Ends a session: its locks (waking others' waiters), its opens and its dedup window go with it. */
 export async function dropSession(tx: Tx, session: string): Promise<void> {
+  await dropSessionLocks(tx, session);
   for await (const [key] of tx.prefix(K.sessionOpenPrefix(session))) await releaseOne(tx, tailNumber(key), session, true);
   for await (const [key] of tx.prefix(K.dedupPrefix(session))) tx.del(key);
   tx.del(K.session(session));
