@@ -11,6 +11,7 @@ import { PeerLinks } from './peers/links.js';
 import { RaftNode } from './raft/driver.js';
 import { ADMIN_OPS, makeHandlers, PEER_OPS, type DiskStats, type MetaApi, type RaftApi } from './rpc/handlers.js';
 import { RpcServer } from './rpc/server.js';
+import { LockWaiters } from './rpc/lock-waiters.js';
 import { startBackground, type Background } from './peers/background.js';
 
 /**
@@ -34,6 +35,8 @@ export class StorageNode {
   static async start(cfg: NodeConfig, log: Logger, now: () => number = Date.now): Promise<StorageNode> {
     for (const sub of ['raft', 'meta', 'blocks']) await mkdir(join(cfg.data, sub), { recursive: true });
     const meta = await MetaStateMachine.open(join(cfg.data, 'meta'));
+    const lockWaiters = new LockWaiters(log.child('locks'));
+    meta.onLockGrants = (grants) => lockWaiters.granted(grants); // every replica; pushes only where a client waits
     const blocks = await LevelBlockStore.open({ path: join(cfg.data, 'blocks'), log: log.child('blocks') });
     const peers = new PeerLinks({ selfId: cfg.id, cluster: cfg.cluster, logger: log.child('peers') });
     const raft = await RaftNode.open({
@@ -58,6 +61,7 @@ export class StorageNode {
     const handlers = makeHandlers({
       selfId: cfg.id, cluster: cfg.cluster, replicas: cfg.replicas, raft: raft as unknown as RaftApi, meta: metaApi, blocks,
       now, startedAtMs: now(), disk: () => disks.own, peerDisks: () => disks.peers, peerUp: (id) => peers.isUp(id), log: log.child('rpc'),
+      lockWaiters,
     });
     const server = await RpcServer.listen({
       host: cfg.host, port: cfg.port, cluster: cfg.cluster, handlers, logger: log.child('rpc'), peerOps: PEER_OPS, adminOps: ADMIN_OPS,

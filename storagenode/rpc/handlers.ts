@@ -2,13 +2,14 @@ import type { FsResult } from '../../shared/errno.js';
 import { isErrno } from '../../shared/errno.js';
 import type { Logger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/handshake.js';
-import { META_READ_OPS, META_WRITE_OPS, OPS, type MetaReadOp, type MetaWriteOp, type NodeStatus, type OpArgs, type OpName } from '../../shared/protocol/ops.js';
+import { LOCK_OPS, META_READ_OPS, META_WRITE_OPS, OPS, type MetaReadOp, type MetaWriteOp, type NodeStatus, type OpArgs, type OpName } from '../../shared/protocol/ops.js';
 import { timeFromMs, type Time } from '../../shared/time.js';
 import type { NodeInfo, StatFs } from '../../shared/types.js';
 import { Invalid } from '../../shared/wire/validate.js';
 import { NAME_BYTES_MAX } from '../../shared/limits.js';
 import type { BlockStore } from '../blocks/block-store.js';
 import type { ConnContext, Outcome, RpcHandlers } from './server.js';
+import type { LockWaiters } from './lock-waiters.js';
 
 /** What the handlers need of the Raft driver (storagenode/raft/driver.ts). */
 export interface RaftApi {
@@ -50,10 +51,13 @@ export interface HandlerDeps {
   peerUp(id: string): boolean;
   log: Logger;
   proposeTimeoutMs?: number;
+  /** Lock ops register the asking connection for the `lockGranted` push (storagenode/rpc/lock-waiters.ts). */
+  lockWaiters?: LockWaiters;
 }
 
 const READS: ReadonlySet<string> = new Set(META_READ_OPS);
 const WRITES: ReadonlySet<string> = new Set(META_WRITE_OPS);
+const LOCKS: ReadonlySet<string> = new Set(LOCK_OPS);
 export const PEER_OPS: ReadonlySet<string> = new Set(['raft']);
 export const ADMIN_OPS: ReadonlySet<string> = new Set(['memberAdd', 'memberRemove', 'blocksReferenced', 'localRead']);
 
@@ -152,6 +156,7 @@ class NodeHandlers {
   }
 
   async request(ctx: ConnContext, op: OpName, args: unknown): Promise<Outcome> {
+    if (this.d.lockWaiters && LOCKS.has(op)) return this.d.lockWaiters.handle(ctx, op, args, () => this.write(op as MetaWriteOp, args));
     if (WRITES.has(op)) return this.write(op as MetaWriteOp, args);
     if (READS.has(op)) return this.read(op as MetaReadOp, args);
     switch (op) {
