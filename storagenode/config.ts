@@ -1,5 +1,5 @@
 import { CLUSTER_ID_DEFAULT } from '../shared/protocol/handshake.js';
-import { REPLICAS_DEFAULT } from '../shared/limits.js';
+import { BLOCK_COMMIT_AGE_MS_MAX, REPLICAS_DEFAULT } from '../shared/limits.js';
 import type { NodeInfo } from '../shared/types.js';
 
 /** Everything one storage node is started with; from flags, a JSON file with the same keys, or both. */
@@ -22,6 +22,16 @@ export interface NodeConfig {
   /** How often every node runs one round of block GC. */
   gcEveryMs: number;
   gcGraceMs?: number;
+  /** A member unreachable this long is declared lost: placement skips it and its blocks are copied elsewhere. */
+  lostAfterMs: number;
+  /** How often an anti-entropy repair round starts (storagenode/repair). */
+  repairEveryMs: number;
+  repairBytesPerSec: number;
+  /** How often a scrub pass starts, and how fast it may read. */
+  scrubEveryMs: number;
+  scrubBytesPerSec: number;
+  /** Joining an existing cluster: the Raft membership comes from the leader (after `tidefs node add`), not --peers. */
+  join: boolean;
 }
 
 export class ConfigError extends Error {
@@ -32,8 +42,9 @@ export class ConfigError extends Error {
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const NUMERIC_KEYS = ['snapshotEntries', 'snapshotKeepEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs'] as const;
-const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config'] as const;
+const NUMERIC_KEYS = ['snapshotEntries', 'snapshotKeepEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs',
+  'lostAfterMs', 'repairEveryMs', 'repairBytesPerSec', 'scrubEveryMs', 'scrubBytesPerSec'] as const;
+const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config', 'join'] as const;
 const KEYS: ReadonlySet<string> = new Set<string>([...NUMERIC_KEYS, ...STRING_KEYS]);
 
 /** `--snapshot-entries` → `snapshotEntries`, so flags and the JSON file share one set of names. */
@@ -50,6 +61,10 @@ export function parseFlags(argv: string[]): Record<string, string> {
     const eq = a.indexOf('=');
     const key = camel(eq > 0 ? a.slice(2, eq) : a.slice(2));
     if (!KEYS.has(key)) throw new ConfigError(`unknown option --${eq > 0 ? a.slice(2, eq) : a.slice(2)}`);
+    if (key === 'join' && eq < 0 && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) {
+      out[key] = 'true'; // --join alone is a switch
+      continue;
+    }
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new ConfigError(`option ${a} needs a value`);
     out[key] = value;
@@ -81,6 +96,12 @@ function parseListen(s: string): { host: string; port: number } {
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+function parseBool(key: string, v: unknown): boolean {
+  if (v === undefined || v === false || v === 'false') return false;
+  if (v === true || v === 'true') return true;
+  throw new ConfigError(`${key} must be true or false, not ${JSON.stringify(v)}`);
+}
+
 function positiveInt(key: string, v: unknown): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${key} must be a positive integer, not ${JSON.stringify(v)}`);
@@ -107,9 +128,19 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
     replicas: raw.replicas === undefined ? REPLICAS_DEFAULT : positiveInt('replicas', raw.replicas),
     expireEveryMs: raw.expireEveryMs === undefined ? 2000 : positiveInt('expireEveryMs', raw.expireEveryMs),
     gcEveryMs: raw.gcEveryMs === undefined ? 60_000 : positiveInt('gcEveryMs', raw.gcEveryMs),
+    lostAfterMs: raw.lostAfterMs === undefined ? 5 * 60_000 : positiveInt('lostAfterMs', raw.lostAfterMs),
+    repairEveryMs: raw.repairEveryMs === undefined ? 30_000 : positiveInt('repairEveryMs', raw.repairEveryMs),
+    repairBytesPerSec: raw.repairBytesPerSec === undefined ? 64 * 1024 * 1024 : positiveInt('repairBytesPerSec', raw.repairBytesPerSec),
+    scrubEveryMs: raw.scrubEveryMs === undefined ? 6 * 3600_000 : positiveInt('scrubEveryMs', raw.scrubEveryMs),
+    scrubBytesPerSec: raw.scrubBytesPerSec === undefined ? 16 * 1024 * 1024 : positiveInt('scrubBytesPerSec', raw.scrubBytesPerSec),
+    join: parseBool('join', raw.join),
   };
   for (const k of ['snapshotEntries', 'snapshotKeepEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs'] as const) {
     if (raw[k] !== undefined) cfg[k] = positiveInt(k, raw[k]);
+  }
+  if (cfg.gcGraceMs !== undefined && cfg.gcGraceMs <= BLOCK_COMMIT_AGE_MS_MAX) {
+    // A shorter grace could collect a block a slow writer is about to commit (BlockCollector asserts it).
+    throw new ConfigError(`--gc-grace-ms ${cfg.gcGraceMs} must be above ${BLOCK_COMMIT_AGE_MS_MAX} (the age past which a commit may no longer name a block)`);
   }
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(cfg.cluster)) throw new ConfigError(`--cluster "${cfg.cluster}" must be 1-128 letters, digits, _ . -`);
   return cfg;
@@ -118,6 +149,10 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
 export const NODE_USAGE = `usage: tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,...
                    [--cluster NAME] [--config FILE.json] [--snapshot-entries N] [--snapshot-keep-entries N] [--replicas R]
                    [--tick-ms MS] [--election-ticks N] [--heartbeat-ticks N]
-                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS]
+                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS] [--join]
+                   [--lost-after-ms MS] [--repair-every-ms MS] [--repair-bytes-per-sec N]
+                   [--scrub-every-ms MS] [--scrub-bytes-per-sec N]
+--join: a new node joining a running cluster (add it with \`tidefs node add\` on the cluster);
+--lost-after-ms (default 300000): a member unreachable this long is declared lost and its blocks re-replicated.
 A config file holds the same keys as JSON (e.g. {"id": "n1", "listen": "127.0.0.1:7101", ...});
 flags override it.`;

@@ -12,7 +12,8 @@ import { RaftNode } from './raft/driver.js';
 import { ADMIN_OPS, makeHandlers, PEER_OPS, type DiskStats, type MetaApi, type RaftApi } from './rpc/handlers.js';
 import { RpcServer } from './rpc/server.js';
 import { LockWaiters } from './rpc/lock-waiters.js';
-import { startBackground, type Background } from './peers/background.js';
+import { startBackground, isReferencedVia, type Background } from './peers/background.js';
+import { RepairService } from './repair/service.js';
 
 /**
  * One storage node: the metadata state machine, the Raft node replicating it, the block store, the
@@ -30,6 +31,7 @@ export class StorageNode {
     private readonly peers: PeerLinks,
     private readonly background: Background,
     private readonly log: Logger,
+    private readonly repair: RepairService,
   ) {}
 
   static async start(cfg: NodeConfig, log: Logger, now: () => number = Date.now): Promise<StorageNode> {
@@ -40,7 +42,9 @@ export class StorageNode {
     const blocks = await LevelBlockStore.open({ path: join(cfg.data, 'blocks'), log: log.child('blocks') });
     const peers = new PeerLinks({ selfId: cfg.id, cluster: cfg.cluster, logger: log.child('peers') });
     const raft = await RaftNode.open({
-      id: cfg.id, dir: join(cfg.data, 'raft'), initialMembers: cfg.peers, stateMachine: meta,
+      // A joining node starts as a learner with the running cluster as its bootstrap list: the leader's
+      // log (after `tidefs node add`) makes it a member, not its own --peers.
+      id: cfg.id, dir: join(cfg.data, 'raft'), initialMembers: cfg.join ? cfg.peers.filter((p) => p.id !== cfg.id) : cfg.peers, stateMachine: meta,
       send: (to: string, msg: unknown) => peers.sendRaft(to, msg), logger: log.child('raft'),
       ...(cfg.snapshotEntries ? { snapshotEntries: cfg.snapshotEntries } : {}),
       ...(cfg.snapshotKeepEntries ? { snapshotKeepEntries: cfg.snapshotKeepEntries } : {}),
@@ -58,7 +62,9 @@ export class StorageNode {
       blocksReferenced: (ids) => meta.blocksReferenced(ids),
       encodeCommand: (cmd) => encodeCommand(cmd as never),
     };
+    const repair = makeRepair(cfg, { raft, meta, blocks, peers, now, log });
     const handlers = makeHandlers({
+      repair, onCorruptRead: (id) => repair.scrubber.repairSoon(id),
       selfId: cfg.id, cluster: cfg.cluster, replicas: cfg.replicas, raft: raft as unknown as RaftApi, meta: metaApi, blocks,
       now, startedAtMs: now(), disk: () => disks.own, peerDisks: () => disks.peers, peerUp: (id) => peers.isUp(id), log: log.child('rpc'),
       lockWaiters,
@@ -67,7 +73,8 @@ export class StorageNode {
       host: cfg.host, port: cfg.port, cluster: cfg.cluster, handlers, logger: log.child('rpc'), peerOps: PEER_OPS, adminOps: ADMIN_OPS,
     });
     const background = startBackground({ cfg, raft, meta, blocks, peers, disks, now, log });
-    const node = new StorageNode(cfg, server, raft, meta, blocks, peers, background, log);
+    repair.start();
+    const node = new StorageNode(cfg, server, raft, meta, blocks, peers, background, log, repair);
     raft.onLeaderChange((leader: string | null) => node.onLeaderChange(leader));
     const self = cfg.peers.find((p) => p.id === cfg.id)!;
     log.info(`listening on ${self.url} (bound ${cfg.host}:${server.port}), cluster ${cfg.cluster}, ${raft.members().length} members, data in ${cfg.data}`);
@@ -87,6 +94,7 @@ export class StorageNode {
     this.stopping ??= (async () => {
       this.log.info(`shutting down (${why})`);
       this.background.stop();
+      this.repair.stop();
       await this.server.close();
       await this.raft.close();
       this.peers.close();
@@ -96,6 +104,26 @@ export class StorageNode {
     })();
     return this.stopping;
   }
+}
+
+/** Repair, scrub and health pings (storagenode/repair); also keeps peer links in step with membership changes. */
+function makeRepair(cfg: NodeConfig, d: { raft: RaftNode; meta: MetaStateMachine; blocks: BlockStore; peers: PeerLinks; now: () => number; log: Logger }): RepairService {
+  const repairLog = d.log.child('repair');
+  return new RepairService({
+    selfId: cfg.id, replicas: cfg.replicas, blocks: d.blocks, now: d.now, log: repairLog,
+    members: () => {
+      const m = d.raft.members();
+      d.peers.setMembers(m); // a member added or removed since the last leader change needs (or loses) a link
+      return m;
+    },
+    leader: () => d.raft.status().leader,
+    referencedBlocks: (after, limit) => d.meta.referencedBlocks(after, limit),
+    isReferenced: isReferencedVia({ cfg, raft: d.raft, meta: d.meta, blocks: d.blocks, peers: d.peers, disks: { refresh: async () => {} }, now: d.now, log: repairLog }),
+    call: (to, op, args, timeoutMs) => d.peers.call(to, op, args, timeoutMs),
+    lostAfterMs: cfg.lostAfterMs, repairEveryMs: cfg.repairEveryMs, repairBytesPerSec: cfg.repairBytesPerSec,
+    scrubEveryMs: cfg.scrubEveryMs, scrubBytesPerSec: cfg.scrubBytesPerSec,
+    ...(cfg.gcGraceMs ? { gcGraceMs: cfg.gcGraceMs } : {}),
+  });
 }
 
 /** This node's disk (fs.statfs of the data dir) and the last figures each peer reported in status. */

@@ -10,6 +10,8 @@ import { NAME_BYTES_MAX } from '../../shared/limits.js';
 import type { BlockStore } from '../blocks/block-store.js';
 import type { ConnContext, Outcome, RpcHandlers } from './server.js';
 import type { LockWaiters } from './lock-waiters.js';
+import { handleRepairOp, isRepairOp, REPAIR_OPS } from '../repair/ops.js';
+import type { RepairService } from '../repair/service.js';
 
 /** What the handlers need of the Raft driver (storagenode/raft/driver.ts). */
 export interface RaftApi {
@@ -53,13 +55,17 @@ export interface HandlerDeps {
   proposeTimeoutMs?: number;
   /** Lock ops register the asking connection for the `lockGranted` push (storagenode/rpc/lock-waiters.ts). */
   lockWaiters?: LockWaiters;
+  /** Repair, drain and fsck ops, and repair status (storagenode/repair). */
+  repair?: RepairService;
+  /** A read found a copy that fails its checksum: repair it from a good replica. */
+  onCorruptRead?(id: string): void;
 }
 
 const READS: ReadonlySet<string> = new Set(META_READ_OPS);
 const WRITES: ReadonlySet<string> = new Set(META_WRITE_OPS);
 const LOCKS: ReadonlySet<string> = new Set(LOCK_OPS);
 export const PEER_OPS: ReadonlySet<string> = new Set(['raft']);
-export const ADMIN_OPS: ReadonlySet<string> = new Set(['memberAdd', 'memberRemove', 'blocksReferenced', 'localRead']);
+export const ADMIN_OPS: ReadonlySet<string> = new Set(['memberAdd', 'memberRemove', 'blocksReferenced', 'localRead', ...REPAIR_OPS]);
 
 /** Error classes are matched by name/shape: the driver and stores are written by others. */
 function errName(e: unknown): string {
@@ -152,12 +158,16 @@ class NodeHandlers {
       snapshotIndex: s.snapshotIndex,
       members: s.members.map((m) => ({ ...m, reachable: m.id === d.selfId || d.peerUp(m.id), ...(s.matchIndex?.[m.id] !== undefined ? { matchIndex: s.matchIndex[m.id] } : {}) })),
       blocks: { count: stats.count, bytes: stats.bytes }, disk: d.disk(), uptimeMs: d.now() - d.startedAtMs,
+      ...(d.repair ? { repair: d.repair.status() } : {}),
     };
   }
 
   async request(ctx: ConnContext, op: OpName, args: unknown): Promise<Outcome> {
     if (this.d.lockWaiters && LOCKS.has(op)) return this.d.lockWaiters.handle(ctx, op, args, () => this.write(op as MetaWriteOp, args));
     if (WRITES.has(op)) return this.write(op as MetaWriteOp, args);
+    if (isRepairOp(op) && this.d.repair) {
+      return handleRepairOp({ repair: this.d.repair, blocks: this.d.blocks, isLeader: () => this.isLeader(), notLeader: () => this.notLeader(), log: this.d.log }, op, args);
+    }
     if (READS.has(op)) return this.read(op as MetaReadOp, args);
     switch (op) {
       case 'raft':
@@ -223,7 +233,10 @@ export function makeHandlers(d: HandlerDeps): RpcHandlers {
 function makeBlockHandlers(d: HandlerDeps): (op: 'blockPut' | 'blockGet' | 'blockHas', args: unknown) => Promise<Outcome> {
   const fromStoreError = (e: unknown, op: string): Outcome => {
     const name = errName(e);
-    if (name === 'BlockCorruptError') return { ok: false, code: 'BAD_CHECKSUM', message: (e as Error).message };
+    if (name === 'BlockCorruptError') {
+      d.onCorruptRead?.((e as { id: string }).id);
+      return { ok: false, code: 'BAD_CHECKSUM', message: (e as Error).message };
+    }
     if (name === 'BlockConflictError') return { ok: false, code: 'EEXIST', message: (e as Error).message };
     if (name === 'BlockStoreClosedError') return { ok: false, code: 'UNAVAILABLE', message: 'node is shutting down' };
     d.log.error(`${op} failed: ${(e as Error)?.stack ?? e}`);
