@@ -10,7 +10,14 @@ import { backoffMs, type ConnPool, type RpcClock } from './conn-pool.js';
  * (each ack means fsynced on that node); a replica that fails is replaced by the next node in the
  * block's ranking, which repair later moves back. A get tries the ranking in order.
  */
+/** How long a node that failed a block call goes to the back of every ranking (a paused node otherwise costs a timeout per block). */
+const SUSPECT_MS = 5000;
+/** Per-attempt read timeout: a replica that does not answer this fast is skipped for the next one. */
+const READ_ATTEMPT_MS_MAX = 5000;
+
 export class BlockIo {
+  private readonly suspects = new Map<string, number>(); // url → until (clock ms)
+
   constructor(
     private readonly pool: ConnPool,
     private readonly clock: RpcClock,
@@ -24,7 +31,11 @@ export class BlockIo {
     const members = this.pool.members.length ? this.pool.members : this.pool.knownUrls().map((url) => ({ id: url, url }));
     const replicas = placeReplicas(id, members, Math.max(1, Math.min(this.pool.replicas, members.length)));
     const rest = placeReplicas(id, members, members.length).filter((n) => !replicas.some((x) => x.id === n.id));
-    return [...replicas, ...rest];
+    const now = this.clock.nowMs();
+    const suspect = (n: NodeInfo) => (this.suspects.get(n.url) ?? 0) > now;
+    // Nodes that just failed go last: a write then substitutes a healthy node (repair moves the copy
+    // back later) and a read asks a healthy replica first, instead of waiting on a dead one each time.
+    return [...replicas, ...rest].filter((n) => !suspect(n)).concat([...replicas, ...rest].filter(suspect));
   }
 
   async putBlock(id: BlockId, data: Uint8Array): Promise<void> {
@@ -82,7 +93,7 @@ export class BlockIo {
     for (let attempt = 0; ; attempt++) {
       for (const node of this.ranking(id)) {
         try {
-          const r = await this.call(node.url, (c) => c.call('blockGet', { id, off, len }, { timeoutMs: this.callTimeoutMs }));
+          const r = await this.call(node.url, (c) => c.call('blockGet', { id, off, len }, { timeoutMs: Math.min(this.callTimeoutMs, READ_ATTEMPT_MS_MAX) }));
           if (r.data.byteLength !== len) throw new RpcError('EIO', `block ${id} from ${node.url}: ${r.data.byteLength} bytes, wanted ${len}`);
           return r.data;
         } catch (e) {
@@ -98,10 +109,13 @@ export class BlockIo {
   }
 
   private async call<T>(url: string, f: (c: Awaited<ReturnType<ConnPool['get']>>) => Promise<T>): Promise<T> {
-    const conn = await this.pool.get(url);
     try {
-      return await f(conn);
+      const conn = await this.pool.get(url);
+      const r = await f(conn);
+      this.suspects.delete(url);
+      return r;
     } catch (e) {
+      if (!(e instanceof RpcError) || e.code === 'UNAVAILABLE') this.suspects.set(url, this.clock.nowMs() + SUSPECT_MS);
       if (e instanceof RpcError && e.code === 'UNAVAILABLE' && /timed out/.test(e.message)) this.pool.drop(url);
       throw e;
     }
