@@ -7,7 +7,8 @@
  *
  * mount flags: --strict (no kernel caching), --foreground (else it daemonizes: re-runs itself
  * detached with its log in a file, and returns once the mount is live), --cluster ID (default
- * $TIDEFS_CLUSTER or "tidefs"), --log FILE (daemon log), --debug (access log and libfuse debug).
+ * $TIDEFS_CLUSTER or "tidefs"), --log FILE (daemon log), --debug (access log and libfuse debug),
+ * --lease-ms MS (session lease, default 20000; docs/locking.md).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { runMount, type MountArgs } from './run-mount.js';
 
 class UsageError extends Error {}
 
-const USAGE = `usage: tidefs mount NODE_URL[,NODE_URL...] MOUNTPOINT [--strict] [--foreground] [--cluster ID] [--log FILE] [--debug]
+const USAGE = `usage: tidefs mount NODE_URL[,NODE_URL...] MOUNTPOINT [--strict] [--foreground] [--cluster ID] [--log FILE] [--debug] [--lease-ms MS]
        tidefs umount MOUNTPOINT`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -46,7 +47,11 @@ function parseMount(args: string[]): MountArgs {
     if (x === '--strict') a.strict = true;
     else if (x === '--foreground' || x === '-f') a.foreground = true;
     else if (x === '--debug') a.debug = true;
-    else if (x === '--cluster' || x === '--log') {
+    else if (x === '--lease-ms') {
+      const v = Number(args[++i]);
+      if (!Number.isInteger(v) || v < 1000 || v > 3_600_000) throw new UsageError('--lease-ms needs a whole number of ms in [1000, 3600000]');
+      a.leaseMs = v;
+    } else if (x === '--cluster' || x === '--log') {
       const v = args[++i];
       if (v === undefined) throw new UsageError(`${x} needs a value`);
       if (x === '--cluster') a.cluster = v;
@@ -103,7 +108,8 @@ async function mount(a: MountArgs): Promise<number> {
 async function daemonize(a: MountArgs): Promise<number> {
   const entry = fileURLToPath(new URL('../main.js', import.meta.url));
   const out = openSync(a.logFile, 'a');
-  const args = [entry, 'mount', a.urls.join(','), a.mountpoint, '--foreground', '--cluster', a.cluster, ...(a.strict ? ['--strict'] : []), ...(a.debug ? ['--debug'] : [])];
+  const args = [entry, 'mount', a.urls.join(','), a.mountpoint, '--foreground', '--cluster', a.cluster, ...(a.strict ? ['--strict'] : []), ...(a.debug ? ['--debug'] : []),
+    ...(a.leaseMs ? ['--lease-ms', String(a.leaseMs)] : [])];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out] });
   let exited: number | null = null;
   child.on('exit', (code) => { exited = code ?? 1; });

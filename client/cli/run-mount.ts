@@ -5,6 +5,18 @@ import { createLogger } from '../../shared/log.js';
 import { ClusterClient } from '../rpc/cluster-client.js';
 import { setErrnoLogger } from '../rpc/errno.js';
 import { Vfs } from '../vfs/vfs.js';
+import { VfsLocks } from '../vfs/locks.js';
+import type { Logger } from '../../shared/log.js';
+
+/** The lock layer over this mount's cluster client: grant pushes in, fencing hooks out (docs/locking.md). */
+function wireLocks(client: ClusterClient, vfs: Vfs, log: Logger): VfsLocks {
+  const lease = () => (client.sessionOrNull ? { startMs: client.leaseStartMs, leaseMs: client.leaseMsGranted } : null);
+  const locks = new VfsLocks({ meta: (op, args) => client.meta(op, args), lease }, vfs.files, { nowMs: () => Date.now() }, log.child('locks'));
+  client.onPush = (name, data) => locks.onPush(name, data);
+  client.pool.onConnClose = () => locks.onConnectionLost();
+  client.staleRetryAllowed = (op, args) => !op.startsWith('lock') && !(op === 'commitWrite' && locks.holdsLocks(args.ino as number));
+  return locks;
+}
 
 export interface MountArgs {
   urls: string[];
@@ -14,6 +26,8 @@ export interface MountArgs {
   debug: boolean;
   cluster: string;
   logFile: string;
+  /** Session lease asked for (--lease-ms); renewed every third of it, locks fenced past half of it. */
+  leaseMs?: number;
 }
 
 const CONNECT_MS_MAX = 20_000;
@@ -47,7 +61,8 @@ export async function runMount(a: MountArgs): Promise<number> {
   const log = createLogger(`tidefs-client ${a.mountpoint}`, { level: a.debug ? 'debug' : undefined });
   setErrnoLogger(log.child('errno'));
   const fuseMod = await loadFuse();
-  const client = new ClusterClient({ urls: a.urls, cluster: a.cluster, clientName: `${hostname()}:${process.pid}:${a.mountpoint}`.slice(0, 128), logger: log.child('rpc') });
+  const client = new ClusterClient({ urls: a.urls, cluster: a.cluster, clientName: `${hostname()}:${process.pid}:${a.mountpoint}`.slice(0, 128), logger: log.child('rpc'), ...(a.leaseMs ? { leaseMs: a.leaseMs } : {}) });
+  let locks: VfsLocks | undefined; // wired below, once the VFS's handle table exists
   try {
     await client.start(CONNECT_MS_MAX);
   } catch (e) {
@@ -55,15 +70,21 @@ export async function runMount(a: MountArgs): Promise<number> {
     throw new Error(`no reachable node at ${a.urls.join(',')} (cluster ${a.cluster}): ${(e as Error).message}`);
   }
   const vfs = new Vfs({
-    cluster: { meta: (op, args) => client.meta(op, args), putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l) => client.getBlock(id, o, l), onNewSession: (cb) => { client.onNewSession = cb; } },
+    cluster: {
+      // Data commits of lock-holding files pass the lock layer's fence (docs/locking.md).
+      meta: (op, args) => (op === 'commitWrite' && locks ? locks.guardCommit((args as { ino: number }).ino, () => client.meta(op, args)) : client.meta(op, args)),
+      putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l) => client.getBlock(id, o, l),
+      onNewSession: (cb) => { client.onNewSession = (s) => { locks?.sessionReplaced(); cb(s); }; },
+    },
     clock: { nowMs: () => Date.now() },
     randomHex: () => randomBytes(12).toString('hex'),
     log: log.child('vfs'),
     pathTtlMs: a.strict ? 0 : 1000,
   });
+  locks = wireLocks(client, vfs, log);
   let mounted;
   try {
-    mounted = await fuseMod.mountFuse(vfs, { mountpoint: a.mountpoint, strict: a.strict, debug: a.debug }, log);
+    mounted = await fuseMod.mountFuse(vfs, { mountpoint: a.mountpoint, strict: a.strict, debug: a.debug }, log, locks);
   } catch (e) {
     await client.close();
     const msg = (e as Error).message;

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Attr } from '../../shared/types.js';
 import type { OpContext } from '../vfs/types.js';
 import type { TimeArg, Vfs } from '../vfs/vfs.js';
+import type { VfsLocks } from '../vfs/locks.js';
 import { fuseErrno, UTIME_NOW, UTIME_OMIT, type Operations, type Stat, type TimeSpec } from './binding.js';
 
 /** The caller of the current FUSE request, from fuse_get_context(); null when the binding cannot tell. */
@@ -32,7 +33,7 @@ function timeArg(t: TimeSpec): TimeArg {
  * The FUSE operations: each builds the caller's OpContext, awaits the VFS, answers cb(0, value) or
  * cb(negative errno) (read/write: the byte count), and writes an access-log line (op, errno, ms).
  */
-export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Operations {
+export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource, locks?: VfsLocks): Operations {
   const groupCache = new Map<number, { groups: number[]; at: number }>();
   /** Supplementary groups of the calling process, from /proc/<pid>/status (cached briefly per pid). */
   const groupsOf = (pid: number): number[] => {
@@ -100,11 +101,24 @@ export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource): Ope
       buf.set(data.subarray(0, Math.min(len, data.byteLength)));
       cb(Math.min(len, data.byteLength));
     }, cb),
-    write: (p, fd, buf, len, off, cb) => run('write', p, (c) => vfs.write(c, fd, off, Buffer.from(buf.subarray(0, len))), (n) => cb(n), cb),
+    write: (p, fd, buf, len, off, cb) => run('write', p, (c) => {
+      const fenced = locks?.checkWrite(fd); // a fenced handle writes nothing (docs/locking.md)
+      return fenced ? Promise.resolve({ ok: false as const, errno: fenced }) : vfs.write(c, fd, off, Buffer.from(buf.subarray(0, len)));
+    }, (n) => cb(n), cb),
     flush: (p, fd, _owner, cb) => run('flush', p, (c) => vfs.flush(c, fd), done(cb), cb),
     fsync: (p, _datasync, fd, cb) => run('fsync', p, (c) => vfs.fsync(c, fd), done(cb), cb),
     fsyncdir: (p, _datasync, _fd, cb) => run('fsyncdir', p, async () => ({ ok: true as const, value: undefined }), done(cb), cb),
-    release: (p, fd, _flockRelease, _owner, cb) => run('release', p, (c) => vfs.release(c, fd), done(cb), cb),
+    release: (p, fd, flockRelease, owner, cb) => run('release', p, async (c) => {
+      // The last close of an open file drops its flock (flock_release), before the handle goes.
+      if (locks && flockRelease) await locks.releaseFlock(fd, owner);
+      locks?.forget(fd);
+      return vfs.release(c, fd);
+    }, done(cb), cb),
+    // Cross-client locks (client/vfs/locks.ts); without them the kernel would keep locks per mount.
+    ...(locks ? {
+      lock: (p, fd, cmd, l, owner, signal, cb) => run('lock', p, () => locks.posix(fd, cmd, l, owner, signal), (conflict) => (conflict ? cb(0, conflict) : cb(0)), cb),
+      flock: (p, fd, op, owner, signal, cb) => run('flock', p, () => locks.flock(fd, op, owner, signal), done(cb), cb),
+    } satisfies Operations : {}),
     setxattr: (p, name, value, _pos, flags, cb) => run('setxattr', p, (c) => vfs.xattrs.set(c, p, name, Buffer.from(value), flags), done(cb), cb),
     getxattr: (p, name, _pos, cb) => run('getxattr', p, (c) => vfs.xattrs.get(c, p, name), (v) => cb(0, v as Buffer), cb),
     listxattr: (p, cb) => run('listxattr', p, (c) => vfs.xattrs.list(c, p), (v) => cb(0, splitNames(v as Buffer)), cb),

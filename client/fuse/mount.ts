@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/log.js';
 import type { Vfs } from '../vfs/vfs.js';
+import type { VfsLocks } from '../vfs/locks.js';
 import { makeOperations, type CallerSource } from './adapter.js';
 import { Fuse, FuseMount } from './binding.js';
 import type { MountOptions } from './mount-options.js';
@@ -61,8 +62,8 @@ function callerSource(): CallerSource {
   return typeof f.context === 'function' ? () => f.context!() : () => null;
 }
 
-export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger): Promise<MountedFs> {
-  const ops = makeOperations(vfs, log.child('fuse'), callerSource());
+export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?: VfsLocks): Promise<MountedFs> {
+  const ops = makeOperations(vfs, log.child('fuse'), callerSource(), locks);
   // No per-op timeout: the RPC layer bounds every request (60 s) and lock waits must not be cut short.
   const m = new FuseMount(s.mountpoint, ops, { timeout: false, options: tidefsMountOptions(s) });
   await m.mount();

@@ -20,9 +20,9 @@ export interface ClusterClientOptions {
 }
 
 /** Namespace changes: stamped with session + seq so a retried one is answered from the dedup table. */
-const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite']);
+const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite', 'lock', 'lockWait', 'lockCancel']);
 /** Ops that carry the session (required by the schema). */
-const SESSIONED = new Set<OpName>(['open', 'release']);
+const SESSIONED = new Set<OpName>(['open', 'release', 'getlk']);
 export type MetaOp = Exclude<OpName, 'hello' | 'blockPut' | 'blockGet' | 'blockHas' | 'raft' | 'sessionOpen' | 'sessionRenew' | 'sessionClose'>;
 type SessionOp = 'sessionOpen' | 'sessionRenew' | 'sessionClose';
 /** Args as the VFS passes them: the client adds session and seq itself. */
@@ -50,6 +50,16 @@ export class ClusterClient {
   private closed = false;
   /** Called after a new session replaced an expired one (the VFS re-registers its open files). */
   onNewSession: (session: string) => void = () => {};
+  /** Node pushes (lockGranted), from any connection. */
+  onPush: (push: string, data: unknown) => void = () => {};
+  /**
+   * Whether a request refused with ESTALE may be retried under a new session. Lock ops never are (their
+   * locks died with the old session), nor, via this hook, data commits to files the mount held locks on.
+   */
+  staleRetryAllowed: (op: string, args: Record<string, unknown>) => boolean = (op) => !op.startsWith('lock');
+  /** When the current lease began: send time of the last successful sessionOpen/Renew (for fencing). */
+  leaseStartMs = 0;
+  leaseMsGranted = 0;
 
   constructor(private readonly opts: ClusterClientOptions) {
     this.log = opts.logger ?? createLogger('client rpc');
@@ -57,7 +67,7 @@ export class ClusterClient {
     this.retryMsMax = opts.retryMsMax ?? 60_000;
     this.callTimeoutMs = opts.callTimeoutMs ?? 15_000;
     this.leaseMsWanted = opts.leaseMs ?? LEASE_MS_DEFAULT;
-    this.pool = new ConnPool(opts.urls, opts.connector ?? wsConnector(this.log), opts.clientName, this.log, opts.cluster);
+    this.pool = new ConnPool(opts.urls, opts.connector ?? wsConnector(this.log), opts.clientName, this.log, opts.cluster, (p, d) => this.onPush(p, d));
     this.blocks = new BlockIo(this.pool, this.clock, this.log, this.retryMsMax, this.callTimeoutMs);
   }
 
@@ -102,6 +112,7 @@ export class ClusterClient {
         const conn = await this.pool.get(url);
         return await conn.call(op, full as never, { timeoutMs: this.callTimeoutMs });
       } catch (e) {
+        if (e instanceof RpcError && (e.code === 'ESTALE' || e.code === 'STALE_SESSION') && !this.staleRetryAllowed(op, full)) throw e;
         const next = this.classify(e, url, op, st);
         if (next === 'fail' || this.closed) throw e;
         if (next === 'redirect' && ++redirects <= REDIRECTS_MAX) continue;
@@ -146,10 +157,13 @@ export class ClusterClient {
     if (this.sessionId) return Promise.resolve(this.sessionId);
     if (!this.sessionOpening) {
       const replacing = this.seq > 0 || this.renewTimer !== null;
+      const sentAt = this.clock.nowMs();
       this.sessionOpening = this.attempts('sessionOpen', { client: this.opts.clientName, leaseMs: this.leaseMsWanted })
         .then((r) => {
           const s = r as OpResults['sessionOpen'];
           this.sessionId = s.session;
+          this.leaseStartMs = sentAt;
+          this.leaseMsGranted = s.leaseMs;
           this.scheduleRenew(s.leaseMs);
           this.log.info(`session ${s.session} opened (lease ${s.leaseMs} ms)`);
           if (replacing) this.onNewSession(s.session);
@@ -166,7 +180,10 @@ export class ClusterClient {
     this.renewTimer = setInterval(() => {
       const s = this.sessionId;
       if (!s || this.closed) return;
-      this.attempts('sessionRenew', { session: s }).catch((e: Error) => {
+      const sentAt = this.clock.nowMs(); // the lease runs from no earlier than this on the leader
+      this.attempts('sessionRenew', { session: s }).then(() => {
+        if (this.sessionId === s) this.leaseStartMs = Math.max(this.leaseStartMs, sentAt);
+      }, (e: Error) => {
         this.log.warn(`session ${s} renewal failed: ${e.message}`);
         if (e instanceof RpcError && (e.code === 'STALE_SESSION' || e.code === 'ESTALE') && this.sessionId === s) this.sessionId = null;
       });

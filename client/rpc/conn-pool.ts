@@ -41,6 +41,8 @@ export class ConnPool {
   leaderUrl: string | null = null;
   private rotation = 0;
   private closed = false;
+  /** Told when an open connection closes (lock waiters re-register elsewhere). */
+  onConnClose: (url: string) => void = () => {};
 
   constructor(
     seeds: string[],
@@ -81,6 +83,7 @@ export class ConnPool {
     const conn = await this.connector(url, hello, this.onPush);
     conn.onClose((why) => {
       this.log.debug(`connection to ${url} closed: ${why}`);
+      this.onConnClose(url);
       if (this.conns.get(url) && this.leaderUrl === url) this.leaderUrl = null;
       this.conns.delete(url);
     });
