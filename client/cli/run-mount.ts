@@ -72,9 +72,9 @@ export async function runMount(a: MountArgs): Promise<number> {
   const vfs = new Vfs({
     cluster: {
       // Data commits of lock-holding files pass the lock layer's fence (docs/locking.md).
-      meta: (op, args) => (op === 'commitWrite' && locks ? locks.guardCommit((args as { ino: number }).ino, () => client.meta(op, args)) : client.meta(op, args)),
+      meta: (op, args) => (op === 'commitWrite' && locks ? locks.guardCommit((args as unknown as { ino: number }).ino, () => client.meta(op, args)) : client.meta(op, args)),
       putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l) => client.getBlock(id, o, l),
-      onNewSession: (cb) => { client.onNewSession = (s) => { locks?.sessionReplaced(); cb(s); }; },
+      onNewSession: (cb) => { client.onNewSession = () => { locks?.sessionReplaced(); cb(); }; },
     },
     clock: { nowMs: () => Date.now() },
     randomHex: () => randomBytes(12).toString('hex'),
