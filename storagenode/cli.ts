@@ -4,12 +4,16 @@ import type { NodeStatus, OpArgs, OpName, OpResults } from '../shared/protocol/o
 import { RpcConnection } from '../shared/rpc/connection.js';
 import { RpcError } from '../shared/rpc/rpc-error.js';
 import { NODE_USAGE, parsePeers } from './config.js';
+import { formatRepairLines, fsckCmd, nodeAddCmd, nodeRemoveCmd } from './repair/admin-cli.js';
 
 const USAGE = `usage:
   tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,... [options]   (tidefs node --help)
   tidefs status URL[,URL...] [--cluster NAME]
   tidefs member add ID=ws://HOST:PORT URL[,URL...] [--zone ZONE] [--cluster NAME]
-  tidefs member remove ID URL[,URL...] [--cluster NAME]`;
+  tidefs member remove ID URL[,URL...] [--cluster NAME]
+  tidefs node add ID=ws://HOST:PORT URL[,URL...] [--zone ZONE] [--no-wait] [--cluster NAME]   add, then follow the rebalance
+  tidefs node remove ID URL[,URL...] [--timeout-ms MS] [--cluster NAME]                        drain, then remove
+  tidefs fsck URL[,URL...] [--repair] [--gc-grace-ms MS] [--cluster NAME]`;
 
 class UsageError extends Error {}
 
@@ -91,6 +95,7 @@ async function statusCmd(argv: string[]): Promise<number> {
     }
   }));
   process.stdout.write(formatStatusTable(rows) + '\n');
+  for (const l of formatRepairLines(rows, Date.now())) process.stdout.write(`${l}\n`);
   return rows.some((r) => r.st) ? 0 : 1;
 }
 
@@ -137,10 +142,32 @@ async function memberCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `tidefs node add|remove`: membership with data movement (storagenode/repair/admin-cli.ts). */
+async function nodeMembershipCmd(argv: string[]): Promise<number> {
+  const { pos, opts } = splitArgs(argv.filter((a) => a !== '--no-wait'), ['cluster', 'zone', 'timeout-ms']);
+  const [verb, who, urlList] = pos;
+  const cluster = opts.cluster ?? CLUSTER_ID_DEFAULT;
+  if (pos.length !== 3) throw new UsageError('node takes: add ID=ws://HOST:PORT URLS | remove ID URLS');
+  const urls = splitUrls(urlList);
+  if (verb === 'add') {
+    const [m] = parsePeers(who!);
+    if (!m) throw new UsageError('node add needs ID=ws://HOST:PORT');
+    return nodeAddCmd({ ...m, ...(opts.zone ? { zone: opts.zone } : {}) }, urls, cluster, callLeader, !argv.includes('--no-wait'));
+  }
+  return nodeRemoveCmd(who!, urls, cluster, callLeader, Number(opts['timeout-ms'] ?? 3600_000));
+}
+
 /** The storage-side commands of bin/tidefs. Returns the exit code (2 for usage errors). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    if (cmd === 'node' && (rest[0] === 'add' || rest[0] === 'remove')) return await nodeMembershipCmd(rest);
+    if (cmd === 'fsck') {
+      const { pos, opts } = splitArgs(rest.filter((a) => a !== '--repair'), ['cluster', 'gc-grace-ms']);
+      if (pos.length !== 1) throw new UsageError('fsck takes one argument: URL[,URL...]');
+      const graceMs = opts['gc-grace-ms'] === undefined ? undefined : Number(opts['gc-grace-ms']);
+      return await fsckCmd(splitUrls(pos[0]), opts.cluster ?? CLUSTER_ID_DEFAULT, { repair: rest.includes('--repair'), ...(graceMs ? { graceMs } : {}) });
+    }
     if (cmd === 'node') {
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write(`${NODE_USAGE}\n`);

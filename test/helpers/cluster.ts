@@ -64,6 +64,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TestCluster {
   readonly urls: string[];
+  /** Nodes started with addNode() run with --join (their membership comes from the leader). */
+  private readonly joining = new Set<string>();
   private readonly proxies = new Map<string, LinkProxy>(); // `${from}>${to}`
   private stopped = false;
 
@@ -100,7 +102,7 @@ export class TestCluster {
     const args = [NODE_MAIN, '--id', n.id, '--listen', `127.0.0.1:${n.port}`, '--data', n.dataDir, '--peers', this.peersFor(n),
       '--cluster', TEST_CLUSTER_ID, ...(this.opts.snapshotEntries ? ['--snapshot-entries', String(this.opts.snapshotEntries)] : []),
       ...(this.opts.snapshotKeepEntries ? ['--snapshot-keep-entries', String(this.opts.snapshotKeepEntries)] : []),
-      ...(this.opts.nodeArgs ?? [])];
+      ...(this.opts.nodeArgs ?? []), ...(this.joining.has(n.id) ? ['--join'] : [])];
     const fd = openSync(n.logFile, 'a');
     const proc = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.opts.env } });
     closeSync(fd);
@@ -109,6 +111,22 @@ export class TestCluster {
     proc.on('exit', () => {
       if (n.proc === proc) n.proc = null;
     });
+  }
+
+  /**
+   * Starts one more node process with --join (not yet a Raft member: `tidefs node add` or memberAdd
+   * makes it one). Unproxied: its links go straight to the other nodes' ports.
+   */
+  async addNode(): Promise<TestNode> {
+    const port = await freePort();
+    const id = `n${this.nodes.length + 1}`;
+    const n: TestNode = { id, url: `ws://127.0.0.1:${port}`, port, pid: 0, proc: null, dataDir: join(this.rootDir, id), logFile: join(this.rootDir, `${id}.log`) };
+    this.nodes.push(n);
+    this.urls.push(n.url);
+    this.joining.add(id);
+    this.spawnNode(n);
+    await this.waitFor(async () => (await this.status(id).catch(() => null)) !== null, 15_000, `${id} to answer`);
+    return n;
   }
 
   isRunning(id: string): boolean {
