@@ -23,7 +23,7 @@ export interface FileLockArg {
 
 /** What the lock layer needs of the cluster client (ClusterClient, or a fake). */
 export interface LockCluster {
-  meta<O extends 'lock' | 'getlk' | 'lockWait' | 'lockCancel'>(op: O, args: MetaArgs<O>): Promise<OpResults[O]>;
+  meta<O extends 'lock' | 'getlk' | 'lockWait' | 'lockCancel' | 'getattr'>(op: O, args: MetaArgs<O>): Promise<OpResults[O]>;
   /** When the current lease began (send time of the last successful open/renew, client clock) and how long it is. */
   lease(): { startMs: number; leaseMs: number } | null;
 }
@@ -197,10 +197,21 @@ export class VfsLocks {
     const owners = this.held.get(ino);
     if (args.type === 'u' && !owners?.has(args.owner)) return undefined; // flush of a process that never locked here
     if (args.type !== 'u') this.remember(ino, args.owner);
+    // As NFS does: writes made under a lock are committed before it goes, so the next holder sees them.
+    if (args.type === 'u') await this.files.flushIno(ino);
     const r = await this.cluster.meta('lock', args);
     if (args.type === 'u' && args.start === 0 && args.end === LOCK_END_MAX) owners?.delete(args.owner);
-    if (r.state === 'granted') return undefined;
-    return this.waitFor(r.waiter, signal);
+    const err = r.state === 'granted' ? undefined : await this.waitFor(r.waiter, signal);
+    // ...and a new holder reads what the previous one committed, not this mount's cached chunks.
+    if (!err && args.type !== 'u') await this.revalidate(ino);
+    return err;
+  }
+
+  private async revalidate(ino: Ino): Promise<void> {
+    const st = this.files.inodes.get(ino);
+    if (!st) return;
+    st.reader.invalidate();
+    this.files.effective(await this.cluster.meta('getattr', { ino })); // takes the fresh size and version
   }
 
   private remember(ino: Ino, owner: string): void {
