@@ -1,7 +1,8 @@
 // rename(2) and renameat2(2): replacing files and empty directories, moving across directories,
 // link counts, times and errors (pjdfstest tests/rename).
 import t from 'tap';
-import { chmodSync, chownSync, mkdirSync, writeFileSync, readFileSync, symlinkSync, lstatSync, linkSync, renameSync, readdirSync, readlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync, readFileSync, symlinkSync, lstatSync, linkSync, renameSync, readdirSync, readlinkSync,
+  openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { posixTarget, freshDir, errnoOf, timeChanges, timesOf, nlinkOf, UID_A, GID_A, UID_B, GID_B, NAME_TOO_LONG } from '../helpers/posix.js';
 import { asUser, sys } from '../helpers/posix-sys.js';
@@ -51,6 +52,21 @@ t.test('replaces an existing file and drops one link of the replaced inode', asy
   t.equal(readFileSync(join(d, 'old-link'), 'utf8'), 'old');
   t.same(old, { mtime: false, ctime: true }, 'replaced inode ctime');
   t.same(readdirSync(d).sort(), ['b', 'old-link']);
+});
+
+t.test('replaces a file that is open: the old data stays readable through the descriptor, and no name is left', async (t) => {
+  const d = freshDir(target, t.name);
+  writeFileSync(join(d, 'new'), 'new data');
+  writeFileSync(join(d, 'old'), 'old data');
+  const fd = openSync(join(d, 'old'), 'r');
+  renameSync(join(d, 'new'), join(d, 'old'));
+  t.same(readdirSync(d), ['old'], 'one name, no .fuse_hidden file');
+  t.equal(fstatSync(fd).nlink, 0, 'the replaced inode has no links');
+  const b = Buffer.alloc(16);
+  t.equal(b.subarray(0, readSync(fd, b, 0, 16, 0)).toString(), 'old data');
+  closeSync(fd);
+  t.equal(readFileSync(join(d, 'old'), 'utf8'), 'new data');
+  t.same(readdirSync(d), ['old']);
 });
 
 t.test('replaces an empty directory with a directory and moves its contents', async (t) => {
