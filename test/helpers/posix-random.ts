@@ -3,7 +3,7 @@
 // every step the names, sizes, contents near the touched offsets and the errnos must agree.
 // Operations never depend on state (slots and paths are indexes), so any sub-list is a valid run:
 // that is what lets a failure shrink by dropping operations.
-import { closeSync, fsyncSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync,
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync,
   renameSync, truncateSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 
@@ -215,4 +215,17 @@ export function focusOf(op: Op): number[] {
   if (op.k === 'write' || op.k === 'read') return [Math.max(0, op.off - 4096), op.off + op.len - 4096];
   if (op.k === 'truncate' || op.k === 'ftruncate') return [Math.max(0, op.len - 128 * KiB)];
   return [];
+}
+
+/**
+ * Whether op would remove the last name of a file that the reference side holds open. Only for the
+ * diagnostic switch TIDEFS_RANDOM_SPARE_OPEN=1, which lets a run look past a known failure there.
+ */
+export function removesOpenFile(ref: Side, op: Op): boolean {
+  const victim = op.k === 'unlink' ? op.path : op.k === 'rename' && op.from !== op.to ? op.to : -1;
+  if (victim < 0) return false;
+  let st;
+  try { st = lstatSync(ref.path(victim)); } catch { return false; }
+  if (st.nlink > 1) return false;
+  return ref.fds.some((fd) => fd !== null && fstatSync(fd).ino === st.ino);
 }
