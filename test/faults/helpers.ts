@@ -1,21 +1,22 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NodeStatus } from '../../shared/protocol/ops.js';
 import { TEST_CLUSTER_ID, type TestCluster } from '../helpers/cluster.js';
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const repoRoot = resolve(distRoot, '..');
 
-/** Runs bin/tidefs against the compiled tree these tests come from; returns exit code and output. */
-export function tidefs(args: string[], timeoutMs = 120_000): { code: number; out: string } {
-  // Without the test runner's NODE_OPTIONS: its loader hooks cannot load bin/tidefs (an ES module without .js).
-  const { NODE_OPTIONS: _n, ...env } = process.env;
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'tidefs'), ...args, '--cluster', TEST_CLUSTER_ID], {
-    env: { ...env, TIDEFS_DIST: basename(distRoot) }, encoding: 'utf8', timeout: timeoutMs,
-  });
+/**
+ * Runs the storage CLI (what bin/tidefs runs) from the compiled tree these tests come from; returns the
+ * exit code and output. Through its .js module rather than bin/tidefs: the test runner's loader hooks,
+ * which it injects into every child, cannot load bin/tidefs (an ES module without a .js name).
+ */
+export function tidefs(args: string[], timeoutMs = 180_000): { code: number; out: string } {
+  const cli = pathToFileURL(join(distRoot, 'storagenode', 'cli.js')).href;
+  const script = `const m = await import(${JSON.stringify(cli)}); process.exit(await m.main(JSON.parse(process.argv[1])));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify([...args, '--cluster', TEST_CLUSTER_ID])], { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
