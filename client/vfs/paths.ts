@@ -52,6 +52,12 @@ export class PathCache {
     }
   }
 
+  /** The inode a path mapped to, if that is still fresh here (no round trip). */
+  cachedIno(path: string): Ino | undefined {
+    const hit = this.entries.get(path);
+    return hit && hit.expiresMs > this.clock.nowMs() ? hit.ino : undefined;
+  }
+
   remember(path: string, ino: Ino): void {
     if (this.ttlMs <= 0) return;
     if (this.entries.size >= ENTRIES_MAX) this.entries.clear();

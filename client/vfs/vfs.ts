@@ -19,11 +19,13 @@ export class Vfs {
   readonly paths: PathCache;
   readonly files: Files;
   readonly xattrs: Xattrs;
+  /** Per inode, the open/release registrations still on their way, kept in order. */
+  private readonly registrations = new Map<Ino, Promise<void>>();
 
   constructor(private readonly o: VfsOptions) {
     this.paths = new PathCache(o.cluster, o.clock, o.pathTtlMs);
     this.files = new Files(o);
-    this.xattrs = new Xattrs(o.cluster, this.paths);
+    this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs);
     o.cluster.onNewSession?.(() => void this.reopenAll());
   }
 
@@ -199,6 +201,7 @@ export class Vfs {
   private async openIno(ctx: OpContext, attr: Attr, flags: number): Promise<number> {
     if (!mayAccess(attr, credOf(ctx), accessMaskOfFlags(flags))) throw new FsError('EACCES');
     if (flags & O_TRUNC) await this.files.flushIno(attr.ino);
+    await this.registrations.get(attr.ino); // an earlier release of this inode lands first
     const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags, cred: credOf(ctx) });
     if (flags & O_TRUNC) this.files.truncated(fresh);
     return this.files.add(fresh, flags);
@@ -217,8 +220,10 @@ export class Vfs {
       }
       this.paths.remember(path, attr.ino);
       // The creator may write even if the new mode denies it (open(2) with O_CREAT): register as root.
-      const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags: flags & ~O_TRUNC, cred: { uid: 0, gid: 0, groups: [] } });
-      return this.files.add(fresh, flags);
+      // Not awaited: the file is new, so there is nothing to revalidate; later registrations queue behind.
+      const ino = attr.ino;
+      this.register(ino, 'open', () => this.o.cluster.meta('open', { ino, flags: flags & ~O_TRUNC, cred: { uid: 0, gid: 0, groups: [] } }));
+      return this.files.add(attr, flags);
     });
   }
 
@@ -242,9 +247,10 @@ export class Vfs {
     return this.run(`release ${fd}`, async () => {
       const ino = this.files.handle(fd).ino;
       try {
-        await this.files.release(fd);
+        await this.files.release(fd); // the data is durable and committed before close returns
       } finally {
-        await this.o.cluster.meta('release', { ino });
+        // The open count on the cluster only decides when an unlinked file is collected: no need to wait.
+        this.register(ino, 'release', () => this.o.cluster.meta('release', { ino }));
       }
     });
   }
@@ -253,9 +259,19 @@ export class Vfs {
     return this.run('statfs', () => this.o.cluster.meta('statfs', {}));
   }
 
+  /** Queues an open/release registration of `ino` behind the earlier ones; failures are logged. */
+  private register(ino: Ino, what: string, f: () => Promise<unknown>): void {
+    const next = (this.registrations.get(ino) ?? Promise.resolve()).then(f).then(() => {}, (e: Error) => {
+      this.o.log.warn(`${what} of inode ${ino} on the cluster failed: ${e.message}`);
+    });
+    this.registrations.set(ino, next);
+    void next.then(() => { if (this.registrations.get(ino) === next) this.registrations.delete(ino); });
+  }
+
   /** Flushes everything buffered (unmount, SIGTERM). */
   async destroy(): Promise<void> {
     await this.files.flushAll();
+    await Promise.all([...this.registrations.values()]);
   }
 
   /** A new session lost the old one's opens: register them again, so open-unlinked files survive. */

@@ -30,7 +30,8 @@ const COMMIT_RUNS_MAX = 256; // or as soon as this many wait
  */
 export class FileWriter {
   runs: Run[] = [];
-  private uploading = 0;
+  /** Uploads not settled yet; a writer over the limit waits for one of them to settle. */
+  private readonly inflight = new Set<Promise<void>>();
   private commitChain: Promise<void> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | null = null;
   private error: Errno | null = null;
@@ -59,7 +60,7 @@ export class FileWriter {
     let done = 0;
     while (done < data.byteLength) done += this.put(off + done, data.subarray(done));
     const max = this.o.uploadsInFlightMax ?? 4;
-    while (this.uploading > max) await this.oldestUpload();
+    while (this.inflight.size > max) await Promise.race(this.inflight);
   }
 
   /** Puts as much of `data` as fits into the open run (or a new one); returns the bytes taken. */
@@ -88,16 +89,12 @@ export class FileWriter {
     run.sealed = true;
     run.buf = run.buf.subarray(0, run.len);
     run.block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
-    this.uploading++;
-    run.upload = this.o.cluster.putBlock(run.block, run.buf).then(
-      () => { this.uploading--; },
-      (e) => {
-        this.uploading--;
-        this.error = toErrno(e, `upload of block ${run.block} of inode ${this.ino}`);
-        throw e;
-      },
-    );
-    run.upload.catch(() => {}); // observed by commit()
+    run.upload = this.o.cluster.putBlock(run.block, run.buf).catch((e: unknown) => {
+      this.error = toErrno(e, `upload of block ${run.block} of inode ${this.ino}`);
+      throw e;
+    });
+    const settled: Promise<void> = run.upload.catch(() => {}).finally(() => this.inflight.delete(settled)); // commit() observes the error
+    this.inflight.add(settled);
     const atChunkEnd = (run.off + run.len) % CHUNK_BYTES === 0;
     if (atChunkEnd || this.runs.length >= COMMIT_RUNS_MAX) void this.commit().catch(() => {});
     else this.scheduleCommit();
@@ -110,12 +107,6 @@ export class FileWriter {
       void this.commit().catch(() => {});
     }, COMMIT_DELAY_MS);
     this.commitTimer.unref?.();
-  }
-
-  private async oldestUpload(): Promise<void> {
-    const r = this.runs.find((x) => x.sealed && x.upload);
-    await r?.upload?.catch(() => {});
-    if (!r) await new Promise((res) => setImmediate(res));
   }
 
   /** Seals the open run and commits everything buffered; resolves when it is durable and visible. */

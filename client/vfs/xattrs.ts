@@ -1,14 +1,20 @@
 import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
 import { toErrno } from '../rpc/errno.js';
 import type { PathCache } from './paths.js';
-import { credOf, type ClusterApi, type OpContext } from './types.js';
+import { credOf, type ClusterApi, type OpContext, type VfsClock } from './types.js';
 
 /**
  * Extended attributes. getxattr/listxattr follow the syscalls' size protocol: size 0 asks for the
  * size needed (returned as a number), a buffer too small is ERANGE, otherwise the bytes.
  */
 export class Xattrs {
-  constructor(private readonly cluster: ClusterApi, private readonly paths: PathCache) {}
+  /**
+   * Inodes known to have no security.capability, until when (ms). The kernel asks for it before
+   * every write to a FUSE file (to drop capabilities); without this each write costs two round trips.
+   */
+  private readonly noCap = new Map<number, number>();
+
+  constructor(private readonly cluster: ClusterApi, private readonly paths: PathCache, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
   private async run<T>(what: string, f: () => Promise<T>): Promise<FsResult<T>> {
     try {
@@ -21,6 +27,7 @@ export class Xattrs {
   set(ctx: OpContext, path: string, name: string, value: Uint8Array, flags: number): Promise<FsResult<void>> {
     return this.run(`setxattr ${path} ${name}`, async () => {
       const ino = (await this.paths.attr(path)).ino;
+      this.noCap.delete(ino);
       await this.cluster.meta('setxattr', { ino, name, value, flags: flags & 3, cred: credOf(ctx) });
     });
   }
@@ -28,9 +35,19 @@ export class Xattrs {
   /** size undefined: the caller does not know the buffer size (returns the value whole). */
   get(_ctx: OpContext, path: string, name: string, size?: number): Promise<FsResult<Buffer | number>> {
     return this.run(`getxattr ${path} ${name}`, async () => {
+      const cap = name === 'security.capability';
+      const cachedIno = cap ? this.paths.cachedIno(path) : undefined;
+      if (cachedIno !== undefined && (this.noCap.get(cachedIno) ?? 0) > this.clock.nowMs()) throw new FsError('ENODATA');
       const ino = (await this.paths.attr(path)).ino;
-      const v = Buffer.from((await this.cluster.meta('getxattr', { ino, name })).value);
-      return sized(v, size);
+      try {
+        return sized(Buffer.from((await this.cluster.meta('getxattr', { ino, name })).value), size);
+      } catch (e) {
+        if (cap && toErrno(e) === 'ENODATA' && this.ttlMs > 0) {
+          if (this.noCap.size > 10_000) this.noCap.clear();
+          this.noCap.set(ino, this.clock.nowMs() + this.ttlMs);
+        }
+        throw e;
+      }
     });
   }
 
@@ -45,6 +62,7 @@ export class Xattrs {
   remove(ctx: OpContext, path: string, name: string): Promise<FsResult<void>> {
     return this.run(`removexattr ${path} ${name}`, async () => {
       const ino = (await this.paths.attr(path)).ino;
+      this.noCap.delete(ino);
       await this.cluster.meta('removexattr', { ino, name, cred: credOf(ctx) });
     });
   }

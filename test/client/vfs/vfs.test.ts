@@ -10,9 +10,9 @@ import { FakeCluster } from './fake-cluster.js';
 const ROOT: OpContext = { uid: 0, gid: 0, groups: [], pid: 1 };
 const ALICE: OpContext = { uid: 1000, gid: 1000, groups: [], pid: 2 };
 
-async function setup() {
+async function setup(extra: { uploadsInFlightMax?: number } = {}) {
   const cluster = await FakeCluster.create();
-  const vfs = new Vfs({ cluster, clock: { nowMs: () => Date.now() }, randomHex: () => randomBytes(12).toString('hex'), log: silentLogger, pathTtlMs: 1000 });
+  const vfs = new Vfs({ cluster, clock: { nowMs: () => Date.now() }, randomHex: () => randomBytes(12).toString('hex'), log: silentLogger, pathTtlMs: 1000, ...extra });
   return { cluster, vfs };
 }
 function must<T>(r: { ok: true; value: T } | { ok: false; errno: string }): T {
@@ -140,4 +140,14 @@ t.test('vfs: a failed upload surfaces as EIO at flush', async (t) => {
   t.same(await vfs.flush(ROOT, fd), { ok: false, errno: 'EIO' });
   cluster.failPuts = false;
   await vfs.release(ROOT, fd);
+});
+
+t.test('vfs: a writer past the upload limit waits for uploads and does not spin', async (t) => {
+  const { vfs, cluster } = await setup({ uploadsInFlightMax: 1 });
+  const fd = must(await vfs.create(ROOT, '/bp', 0o644, O_CREAT | O_WRONLY));
+  const chunk = Buffer.alloc(BLOCK_BYTES_MAX, 1);
+  for (let i = 0; i < 6; i++) must(await vfs.write(ROOT, fd, i * BLOCK_BYTES_MAX, chunk));
+  must(await vfs.release(ROOT, fd));
+  t.equal(cluster.calls.get('blockPut'), 6);
+  t.equal(must(await vfs.getattr(ROOT, '/bp')).size, 6 * BLOCK_BYTES_MAX);
 });
