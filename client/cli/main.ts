@@ -45,6 +45,7 @@ function parseMount(args: string[]): MountArgs {
   for (let i = 0; i < args.length; i++) {
     const x = args[i];
     if (x === '--strict') a.strict = true;
+    else if (x === '--direct-io') a.directIo = true;
     else if (x === '--foreground' || x === '-f') a.foreground = true;
     else if (x === '--debug') a.debug = true;
     else if (x === '--lease-ms') {
@@ -108,7 +109,7 @@ async function mount(a: MountArgs): Promise<number> {
 async function daemonize(a: MountArgs): Promise<number> {
   const entry = fileURLToPath(new URL('../main.js', import.meta.url));
   const out = openSync(a.logFile, 'a');
-  const args = [entry, 'mount', a.urls.join(','), a.mountpoint, '--foreground', '--cluster', a.cluster, ...(a.strict ? ['--strict'] : []), ...(a.debug ? ['--debug'] : []),
+  const args = [entry, 'mount', a.urls.join(','), a.mountpoint, '--foreground', '--cluster', a.cluster, ...(a.strict ? ['--strict'] : []), ...(a.debug ? ['--debug'] : []), ...(a.directIo ? ['--direct-io'] : []),
     ...(a.leaseMs ? ['--lease-ms', String(a.leaseMs)] : [])];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out] });
   let exited: number | null = null;

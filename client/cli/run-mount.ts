@@ -22,6 +22,7 @@ export interface MountArgs {
   urls: string[];
   mountpoint: string;
   strict: boolean;
+  directIo?: boolean;
   foreground: boolean;
   debug: boolean;
   cluster: string;
@@ -84,7 +85,7 @@ export async function runMount(a: MountArgs): Promise<number> {
   locks = wireLocks(client, vfs, log);
   let mounted;
   try {
-    mounted = await fuseMod.mountFuse(vfs, { mountpoint: a.mountpoint, strict: a.strict, debug: a.debug }, log, locks);
+    mounted = await fuseMod.mountFuse(vfs, { mountpoint: a.mountpoint, strict: a.strict, debug: a.debug, directIo: a.directIo ?? false }, log, locks);
   } catch (e) {
     await client.close();
     const msg = (e as Error).message;

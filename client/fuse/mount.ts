@@ -9,6 +9,8 @@ export interface MountSettings {
   mountpoint: string;
   strict: boolean;
   debug?: boolean;
+  /** No kernel page cache at all (every read reaches the client): for programs sharing open files under locks. */
+  directIo?: boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export function tidefsMountOptions(s: MountSettings): MountOptions {
     negativeTimeoutSec: 0,
     autoCache: !s.strict,
     debug: s.debug,
+    directIo: s.directIo ?? false,
   };
 }
 

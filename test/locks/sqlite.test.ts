@@ -26,9 +26,10 @@ print(round(time.monotonic() - t0, 2))
 
 t.test(`sqlite3: two mounts x ${ROUNDS} increments in transactions = ${2 * ROUNDS}, integrity ok`, async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });
-  // --strict: no kernel page cache kept across opens; the lock layer revalidates its own cache on each grant.
-  const A = await mountFs(t, cluster.urls, { strict: true });
-  const B = await mountFs(t, cluster.urls, { strict: true });
+  // SQLite keeps the file open across transactions, so the kernel page cache must be off (--direct-io);
+  // the lock layer revalidates the client's own cache on each grant and commits writes before each unlock.
+  const A = await mountFs(t, cluster.urls, { strict: true, args: ['--direct-io'] });
+  const B = await mountFs(t, cluster.urls, { strict: true, args: ['--direct-io'] });
   const py = (code: string, ...a: string[]) => run('python3', ['-c', code, ...a], { timeout: 600_000 });
   await py(`import sqlite3, sys
 db = sqlite3.connect(sys.argv[1]); db.execute('CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER)')
