@@ -11,6 +11,7 @@ import { FileWriter } from './writer.js';
 export interface InodeState {
   ino: Ino;
   attr: Attr; // as the cluster last reported it
+  attrAtMs: number; // when; fstat answers from `attr` while it is younger than the cache TTL
   writer: FileWriter;
   reader: FileReader;
   handles: number;
@@ -32,6 +33,8 @@ export class Files {
   readonly handles = new Map<number, Handle>();
   readonly inodes = new Map<Ino, InodeState>();
   private nextFd = 1;
+  /** Told of attributes a commit returned, so cached stats of every name of the inode follow. */
+  onAttr: (a: Attr) => void = () => {};
 
   constructor(private readonly o: VfsOptions) {}
 
@@ -39,12 +42,13 @@ export class Files {
     let st = this.inodes.get(attr.ino);
     if (!st) {
       const writer = new FileWriter(attr.ino, this.o);
-      st = { ino: attr.ino, attr, writer, reader: new FileReader(attr.ino, this.o), handles: 0 };
+      st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0 };
       const s = st;
       writer.onCommitted = (a, chunks) => {
         s.reader.invalidate(chunks);
         s.reader.version = a.version;
-        s.attr = a;
+        this.noteAttr(a);
+        this.onAttr(a);
       };
       this.inodes.set(attr.ino, st);
     }
@@ -61,13 +65,34 @@ export class Files {
   add(attr: Attr, flags: number): number {
     if (this.handles.size >= HANDLES_MAX) throw new FsError('EAGAIN', 'too many open files');
     const st = this.state(attr);
-    if (!st.writer.dirty) st.attr = attr;
+    if (!st.writer.dirty) this.noteAttr(attr);
     st.reader.revalidate(attr.version);
     st.handles++;
     while (this.handles.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) % HANDLES_MAX;
     const fd = this.nextFd++;
     this.handles.set(fd, { fd, ino: attr.ino, flags });
     return fd;
+  }
+
+  /** Attributes the cluster just returned for an inode (setattr, commit, open, link). */
+  noteAttr(a: Attr): void {
+    const st = this.inodes.get(a.ino);
+    if (!st) return;
+    st.attr = a;
+    st.attrAtMs = this.o.clock.nowMs();
+  }
+
+  /** The cached attributes of an open inode, if young enough to answer fstat (never in strict mode). */
+  recentAttr(ino: Ino): Attr | null {
+    const st = this.inodes.get(ino);
+    if (!st || this.o.clock.nowMs() - st.attrAtMs >= this.o.pathTtlMs) return null;
+    return this.effective(st.attr);
+  }
+
+  /** Forgets that the cached attributes are recent (link count or ctime moved). */
+  staleAttr(ino: Ino | undefined): void {
+    const st = ino === undefined ? undefined : this.inodes.get(ino);
+    if (st) st.attrAtMs = -Infinity;
   }
 
   /** Attributes as this mount sees them: the cluster's, plus buffered writes not committed yet. */
@@ -144,7 +169,7 @@ export class Files {
     st.writer.dropFrom(attr.size);
     st.reader.invalidate();
     st.reader.version = attr.version;
-    st.attr = attr;
+    this.noteAttr(attr);
   }
 
   /** Inodes this mount holds open, for re-registration under a new session. */

@@ -5,14 +5,24 @@ import type { ClusterApi, VfsClock } from './types.js';
 
 const ENTRIES_MAX = 20_000;
 
+interface Entry {
+  ino: Ino;
+  attr: Attr | null; // null: only the name → inode mapping is known
+  expiresMs: number;
+}
+
 /**
  * Path → inode resolution for fuse-native's path-based API: one lookup per component, with a small
- * cache of directory entries that expires after the kernel's entry timeout (0 in strict mode) and is
- * invalidated by this mount's own rename/unlink/rmdir. Final components are always looked up afresh
- * by callers that need attributes, so a stat never serves a stale inode from here.
+ * cache of entries (name → inode, and the attributes the lookup returned) that expires after the
+ * kernel's entry timeout (0 in strict mode). The mount runs with attr_timeout=0, so every stat reaches
+ * us; this cache answers repeated ones for up to a second. Changes made through this mount update or
+ * drop the entries they touch, by path and by inode (hard links share an inode but not a path), so
+ * this mount never sees its own changes late; other mounts' changes show within the TTL, and opens
+ * always ask the cluster (close-to-open).
  */
 export class PathCache {
-  private readonly entries = new Map<string, { ino: Ino; expiresMs: number }>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly byIno = new Map<Ino, Set<string>>();
 
   constructor(private readonly cluster: ClusterApi, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
@@ -24,19 +34,31 @@ export class PathCache {
     return { parent: i <= 0 ? '/' : path.slice(0, i), name };
   }
 
+  private fresh(path: string): Entry | undefined {
+    const e = this.entries.get(path);
+    return e && e.expiresMs > this.clock.nowMs() ? e : undefined;
+  }
+
   /** The inode of a directory path (or any path), through cached entries where fresh. */
   async ino(path: string): Promise<Ino> {
     if (path === '/' || path === '') return ROOT_INO;
-    const hit = this.entries.get(path);
-    if (hit && hit.expiresMs > this.clock.nowMs()) return hit.ino;
+    const hit = this.fresh(path);
+    if (hit) return hit.ino;
     const { parent, name } = PathCache.split(path);
-    const attr = await this.lookupIn(await this.ino(parent), name, path);
-    return attr.ino;
+    return (await this.lookupIn(await this.ino(parent), name, path)).ino;
   }
 
-  /** A fresh lookup of the last component: the attributes as the cluster has them now. */
-  async attr(path: string): Promise<Attr> {
-    if (path === '/' || path === '') return this.cluster.meta('getattr', { ino: ROOT_INO });
+  /** The attributes of a path: from the cache if fresh, unless `fresh` (open: close-to-open). */
+  async attr(path: string, fresh = false): Promise<Attr> {
+    if (!fresh) {
+      const hit = this.fresh(path);
+      if (hit?.attr) return hit.attr;
+    }
+    if (path === '/' || path === '') {
+      const a = await this.cluster.meta('getattr', { ino: ROOT_INO });
+      this.remember(path, a);
+      return a;
+    }
     const { parent, name } = PathCache.split(path);
     return this.lookupIn(await this.ino(parent), name, path);
   }
@@ -44,7 +66,7 @@ export class PathCache {
   private async lookupIn(parent: Ino, name: string, path: string): Promise<Attr> {
     try {
       const attr = await this.cluster.meta('lookup', { parent, name });
-      this.remember(path, attr.ino);
+      this.remember(path, attr);
       return attr;
     } catch (e) {
       this.forget(path);
@@ -54,21 +76,60 @@ export class PathCache {
 
   /** The inode a path mapped to, if that is still fresh here (no round trip). */
   cachedIno(path: string): Ino | undefined {
-    const hit = this.entries.get(path);
-    return hit && hit.expiresMs > this.clock.nowMs() ? hit.ino : undefined;
+    return this.fresh(path)?.ino;
   }
 
-  remember(path: string, ino: Ino): void {
+  remember(path: string, attr: Attr): void {
     if (this.ttlMs <= 0) return;
-    if (this.entries.size >= ENTRIES_MAX) this.entries.clear();
-    this.entries.set(path, { ino, expiresMs: this.clock.nowMs() + this.ttlMs });
+    if (this.entries.size >= ENTRIES_MAX) {
+      this.entries.clear();
+      this.byIno.clear();
+    }
+    this.unindex(path);
+    this.entries.set(path, { ino: attr.ino, attr, expiresMs: this.clock.nowMs() + this.ttlMs });
+    let set = this.byIno.get(attr.ino);
+    if (!set) this.byIno.set(attr.ino, (set = new Set()));
+    set.add(path);
   }
 
-  /** Forgets a path, and with `deep` everything below it (after rename or rmdir of a directory). */
+  /** New attributes of an inode (setattr, commit, link): every name of it sees them. */
+  updated(attr: Attr): void {
+    for (const p of this.byIno.get(attr.ino) ?? []) {
+      const e = this.entries.get(p);
+      if (e) e.attr = attr;
+    }
+  }
+
+  /** Drops what is cached about an inode under any of its names (its link count or ctime changed). */
+  forgetIno(ino: Ino | undefined): void {
+    if (ino === undefined) return;
+    for (const p of [...(this.byIno.get(ino) ?? [])]) this.drop(p);
+  }
+
+  /**
+   * Forgets a path and the attributes of its parent directory (whose mtime and link count a change of
+   * this name moves); with `deep`, also everything below it (rename or rmdir of a directory).
+   */
   forget(path: string, deep = false): void {
-    this.entries.delete(path);
+    this.drop(path);
+    const parent = path.lastIndexOf('/') <= 0 ? '/' : path.slice(0, path.lastIndexOf('/'));
+    const pe = this.entries.get(parent);
+    if (pe) pe.attr = null;
     if (!deep || this.entries.size === 0) return;
     const prefix = path.endsWith('/') ? path : path + '/';
-    for (const k of this.entries.keys()) if (k.startsWith(prefix)) this.entries.delete(k);
+    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.drop(k);
+  }
+
+  private drop(path: string): void {
+    this.unindex(path);
+    this.entries.delete(path);
+  }
+
+  private unindex(path: string): void {
+    const e = this.entries.get(path);
+    if (!e) return;
+    const set = this.byIno.get(e.ino);
+    set?.delete(path);
+    if (set && set.size === 0) this.byIno.delete(e.ino);
   }
 }

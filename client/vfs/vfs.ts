@@ -25,6 +25,7 @@ export class Vfs {
   constructor(private readonly o: VfsOptions) {
     this.paths = new PathCache(o.cluster, o.clock, o.pathTtlMs);
     this.files = new Files(o);
+    this.files.onAttr = (a) => this.paths.updated(a);
     this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs);
     o.cluster.onNewSession?.(() => void this.reopenAll());
   }
@@ -44,7 +45,7 @@ export class Vfs {
   fgetattr(_ctx: OpContext, fd: number): Promise<FsResult<Attr>> {
     return this.run(`fgetattr ${fd}`, async () => {
       const h = this.files.handle(fd);
-      return this.files.effective(await this.o.cluster.meta('getattr', { ino: h.ino }));
+      return this.files.recentAttr(h.ino) ?? this.files.effective(await this.o.cluster.meta('getattr', { ino: h.ino }));
     });
   }
 
@@ -77,9 +78,7 @@ export class Vfs {
   mkdir(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
     return this.run(`mkdir ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
-      const a = await this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) });
-      this.paths.remember(path, a.ino);
-      return a;
+      return this.created(path, await this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) }));
     });
   }
 
@@ -87,14 +86,14 @@ export class Vfs {
     return this.run(`mknod ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
       const full = mode & S_IFMT ? mode : mode | S_IFREG;
-      return this.o.cluster.meta('mknod', { parent, name, mode: full, rdev, cred: credOf(ctx) });
+      return this.created(path, await this.o.cluster.meta('mknod', { parent, name, mode: full, rdev, cred: credOf(ctx) }));
     });
   }
 
   symlink(ctx: OpContext, target: string, path: string): Promise<FsResult<Attr>> {
     return this.run(`symlink ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
-      return this.o.cluster.meta('symlink', { parent, name, target, cred: credOf(ctx) });
+      return this.created(path, await this.o.cluster.meta('symlink', { parent, name, target, cred: credOf(ctx) }));
     });
   }
 
@@ -109,16 +108,21 @@ export class Vfs {
     return this.run(`link ${from} ${to}`, async () => {
       const src = await this.paths.attr(from);
       const { parent, name } = await this.parentOf(to);
-      return this.o.cluster.meta('link', { ino: src.ino, parent, name, cred: credOf(ctx) });
+      const a = await this.o.cluster.meta('link', { ino: src.ino, parent, name, cred: credOf(ctx) });
+      this.attrChanged(a); // the link count of every name of it
+      return this.created(to, a);
     });
   }
 
   unlink(ctx: OpContext, path: string): Promise<FsResult<void>> {
     return this.run(`unlink ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
+      const cached = this.paths.cachedIno(path);
       try {
-        await this.o.cluster.meta('unlink', { parent, name, cred: credOf(ctx) });
+        const r = await this.o.cluster.meta('unlink', { parent, name, cred: credOf(ctx) });
+        this.attrStale(r.ino); // other hard links: link count and ctime moved
       } finally {
+        this.attrStale(cached);
         this.paths.forget(path);
       }
     });
@@ -139,11 +143,15 @@ export class Vfs {
     return this.run(`rename ${from} ${to}`, async () => {
       const a = await this.parentOf(from);
       const b = await this.parentOf(to);
+      const moved = this.paths.cachedIno(from);
+      const replaced = this.paths.cachedIno(to);
       try {
         await this.o.cluster.meta('rename', { parent: a.parent, name: a.name, newParent: b.parent, newName: b.name, flags, cred: credOf(ctx) });
       } finally {
         this.paths.forget(from, true);
         this.paths.forget(to, true);
+        this.attrStale(moved); // its ctime moved
+        this.attrStale(replaced); // its link count dropped
       }
     });
   }
@@ -154,6 +162,7 @@ export class Vfs {
     for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
     if (change.size !== undefined) await this.files.flushIno(ino); // buffered writes land first, then the cut
     const attr = await this.o.cluster.meta('setattr', args);
+    this.attrChanged(attr);
     if (change.size !== undefined) this.files.truncated(attr);
     return this.files.effective(attr);
   }
@@ -190,7 +199,7 @@ export class Vfs {
 
   open(ctx: OpContext, path: string, flags: number): Promise<FsResult<number>> {
     return this.run(`open ${path}`, async () => {
-      const attr = await this.paths.attr(path);
+      const attr = await this.paths.attr(path, true);
       if (flags & O_DIRECTORY && attr.type !== 'dir') throw new FsError('ENOTDIR');
       if (flags & O_NOFOLLOW && attr.type === 'symlink') throw new FsError('ELOOP');
       return this.openIno(ctx, attr, flags);
@@ -203,6 +212,7 @@ export class Vfs {
     if (flags & O_TRUNC) await this.files.flushIno(attr.ino);
     await this.registrations.get(attr.ino); // an earlier release of this inode lands first
     const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags, cred: credOf(ctx) });
+    this.attrChanged(fresh);
     if (flags & O_TRUNC) this.files.truncated(fresh);
     return this.files.add(fresh, flags);
   }
@@ -216,9 +226,9 @@ export class Vfs {
       } catch (e) {
         // Another mount created it since the kernel looked: without O_EXCL, open the file that is there.
         if (toErrno(e) !== 'EEXIST' || flags & O_EXCL) throw e;
-        return this.openIno(ctx, await this.paths.attr(path), flags & ~O_CREAT);
+        return this.openIno(ctx, await this.paths.attr(path, true), flags & ~O_CREAT);
       }
-      this.paths.remember(path, attr.ino);
+      this.created(path, attr);
       // The creator may write even if the new mode denies it (open(2) with O_CREAT): register as root.
       // Not awaited: the file is new, so there is nothing to revalidate; later registrations queue behind.
       const ino = attr.ino;
@@ -257,6 +267,23 @@ export class Vfs {
 
   statfs(_ctx: OpContext): Promise<FsResult<StatFs>> {
     return this.run('statfs', () => this.o.cluster.meta('statfs', {}));
+  }
+
+  private attrChanged(a: Attr): void {
+    this.paths.updated(a);
+    this.files.noteAttr(a);
+  }
+
+  private attrStale(ino: Ino | undefined): void {
+    this.paths.forgetIno(ino);
+    this.files.staleAttr(ino);
+  }
+
+  /** A new name: its parent's attributes changed, and the new entry is known. */
+  private created(path: string, attr: Attr): Attr {
+    this.paths.forget(path);
+    this.paths.remember(path, attr);
+    return attr;
   }
 
   /** Queues an open/release registration of `ino` behind the earlier ones; failures are logged. */

@@ -28,7 +28,11 @@ export class Xattrs {
     return this.run(`setxattr ${path} ${name}`, async () => {
       const ino = (await this.paths.attr(path)).ino;
       this.noCap.delete(ino);
-      await this.cluster.meta('setxattr', { ino, name, value, flags: flags & 3, cred: credOf(ctx) });
+      try {
+        await this.cluster.meta('setxattr', { ino, name, value, flags: flags & 3, cred: credOf(ctx) });
+      } finally {
+        this.paths.forgetIno(ino); // ctime
+      }
     });
   }
 
@@ -63,7 +67,11 @@ export class Xattrs {
     return this.run(`removexattr ${path} ${name}`, async () => {
       const ino = (await this.paths.attr(path)).ino;
       this.noCap.delete(ino);
-      await this.cluster.meta('removexattr', { ino, name, cred: credOf(ctx) });
+      try {
+        await this.cluster.meta('removexattr', { ino, name, cred: credOf(ctx) });
+      } finally {
+        this.paths.forgetIno(ino); // ctime
+      }
     });
   }
 }
