@@ -31,8 +31,8 @@ async function callUrl<O extends OpName>(url: string, cluster: string, op: O, ar
 
 /** The status of every URL that answers; the leader's first. */
 async function statuses(urls: string[], cluster: string): Promise<NodeStatus[]> {
-  const all = await Promise.all(urls.map((u) => callUrl(u, cluster, 'status', {}, 3000).catch(() => null)));
-  const sts = all.filter((s): s is NodeStatus => s !== null);
+  const all = await Promise.all(urls.map((u) => callUrl(u, cluster, 'status', {}, 3000).then((s) => ({ ...s, url: u }), () => null)));
+  const sts = all.filter((s): s is NodeStatus => s !== null); // url: where this command reached the node
   return sts.sort((a, b) => (b.role === 'leader' ? 1 : 0) - (a.role === 'leader' ? 1 : 0) || b.term - a.term);
 }
 
@@ -62,13 +62,20 @@ export function formatRepairLines(rows: { st?: NodeStatus }[], nowMs: number): s
 }
 
 export async function fsckCmd(urls: string[], cluster: string, opts: { repair: boolean; graceMs?: number }): Promise<number> {
-  const sts = await statuses(urls, cluster);
-  const leaderSt = sts.find((s) => s.role === 'leader');
+  let sts: NodeStatus[] = [];
+  let leaderSt: NodeStatus | undefined;
+  for (const end = Date.now() + 15_000; !leaderSt && Date.now() < end; await sleep(leaderSt ? 0 : 500)) {
+    sts = await statuses(urls, cluster); // an election may be under way: wait a little for a leader
+    leaderSt = sts.find((s) => s.role === 'leader');
+  }
   if (!leaderSt) {
-    out('fsck: no leader answered; cannot check');
+    out('fsck: no leader answered within 15 s; cannot check');
     return 1;
   }
-  const members: NodeInfo[] = leaderSt.members.map((m) => ({ id: m.id, url: m.url, ...(m.zone ? { zone: m.zone } : {}) }));
+  // A node is asked at the URL it answered on here, if any: the leader's member URLs are what it dials,
+  // which behind proxies or NAT may not be what this command can reach.
+  const reached = new Map(sts.map((s) => [s.node, s.url]));
+  const members: NodeInfo[] = leaderSt.members.map((m) => ({ id: m.id, url: reached.get(m.id) ?? m.url, ...(m.zone ? { zone: m.zone } : {}) }));
   const leader = members.find((m) => m.id === leaderSt.node)!;
   const graceMs = opts.graceMs ?? BLOCK_GC_GRACE_MS_DEFAULT;
   const call = <O extends OpName>(n: NodeInfo, op: O, args: OpArgs<O>) => callUrl(n.url, cluster, op, args, 60_000);
