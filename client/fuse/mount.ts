@@ -27,8 +27,10 @@ export interface MountSettings {
  *   size are unchanged): close-to-open, cheaply.
  * - --strict: entry_timeout=0 and no auto_cache, so the page cache is dropped at every open; not
  *   direct_io, which would break shared writable mmap.
- * Not hard_remove: libfuse 2.9 then fails every op on an unlinked open file (no nullpath_ok in the
- * binding), so the default rename to .fuse_hiddenN is kept; the cluster also tracks opens per session.
+ * hard_remove only when the binding sets nullpath_ok (Fuse.features.nullPath): without it libfuse 2.9
+ * fails every op on an unlinked open file with ENOENT, so the default rename to .fuse_hiddenN is
+ * kept. With it, unlink is real and the cluster keeps the inode alive while a session has it open
+ * (fd ops here never need the path).
  */
 export function tidefsMountOptions(s: MountSettings): MountOptions {
   return {
@@ -45,6 +47,7 @@ export function tidefsMountOptions(s: MountSettings): MountOptions {
     entryTimeoutSec: s.strict ? 0 : 1,
     negativeTimeoutSec: 0,
     autoCache: !s.strict,
+    hardRemove: nullPathSupported(),
     debug: s.debug,
     directIo: s.directIo ?? false,
   };
@@ -57,6 +60,11 @@ export interface MountedFs {
 /** Whether the binding tells us who calls (fuse_get_context()); without it every op runs as this process's user. */
 export function hasCallerContext(): boolean {
   return typeof (Fuse as unknown as { context?: unknown }).context === 'function';
+}
+
+/** Whether the binding passes a null path (instead of failing) for ops on an unlinked open file. */
+export function nullPathSupported(): boolean {
+  return (Fuse as unknown as { features?: { nullPath?: boolean } }).features?.nullPath === true;
 }
 
 /** The caller of the current request, if the binding exposes fuse_get_context(). */

@@ -4,7 +4,7 @@ import { S_IFMT, S_IFREG, type Attr, type DirEntry, type Ino, type StatFs } from
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
 import { PathCache } from './paths.js';
-import { accessMaskOfFlags, mayAccess, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_TRUNC } from './perms.js';
+import { accessMaskOfFlags, mayAccess, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
 import { Xattrs } from './xattrs.js';
 
@@ -192,8 +192,12 @@ export class Vfs {
 
   ftruncate(ctx: OpContext, fd: number, size: number): Promise<FsResult<Attr>> {
     return this.run(`ftruncate ${fd}`, async () => {
-      if (size < 0) throw new FsError('EINVAL');
-      return this.setattr(ctx, this.files.handle(fd).ino, { size });
+      const h = this.files.handle(fd);
+      if (size < 0 || (h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EINVAL');
+      // ftruncate(2) is authorized by the descriptor's open mode, not the file's mode now (it may have
+      // been made unwritable since the open checked it), so the cluster is asked with root's rights.
+      // The kernel still clears setuid/setgid for an unprivileged caller (a separate chmod).
+      return this.setattr({ ...ctx, uid: 0, gid: 0, groups: [] }, h.ino, { size });
     });
   }
 
