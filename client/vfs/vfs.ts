@@ -1,6 +1,7 @@
 import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
+import { FILE_BYTES_MAX } from '../../shared/limits.js';
 import type { Time } from '../../shared/time.js';
-import { S_IFMT, S_IFREG, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
+import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
 import { PathCache } from './paths.js';
@@ -160,6 +161,7 @@ export class Vfs {
   private async setattr(ctx: OpContext, ino: Ino, change: { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg }): Promise<Attr> {
     const args: Parameters<typeof this.o.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
     for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
+    if (change.size !== undefined && change.size > FILE_BYTES_MAX) throw new FsError('EFBIG');
     if (change.size !== undefined) await this.files.flushIno(ino); // buffered writes land first, then the cut
     const attr = await this.o.cluster.meta('setattr', args);
     this.attrChanged(attr);
@@ -168,7 +170,16 @@ export class Vfs {
   }
 
   chmod(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
-    return this.run(`chmod ${path}`, async () => this.setattr(ctx, (await this.paths.attr(path)).ino, { mode: mode & 0o7777 }));
+    return this.run(`chmod ${path}`, async () => {
+      const attr = await this.paths.attr(path, true);
+      const cur = attr.mode & 0o7777;
+      const want = mode & 0o7777;
+      // With default_permissions the kernel refuses a non-owner's chmod itself, so one that reaches us
+      // is its own clearing of setuid/setgid before a write or truncate (no handle_killpriv in FUSE 2):
+      // allowed, as the kernel would on a local file system.
+      const killPriv = ctx.uid !== 0 && ctx.uid !== attr.uid && (want & ~cur) === 0 && ((cur ^ want) & ~(S_ISUID | S_ISGID)) === 0;
+      return this.setattr(killPriv ? { ...ctx, uid: 0, gid: 0, groups: [] } : ctx, attr.ino, { mode: want });
+    });
   }
 
   /** uid/gid of -1 (0xffffffff) mean "leave as is", as chown(2) says. */
