@@ -26,6 +26,7 @@ export class Xattrs {
 
   set(ctx: OpContext, path: string, name: string, value: Uint8Array, flags: number): Promise<FsResult<void>> {
     return this.run(`setxattr ${path} ${name}`, async () => {
+      checkName(name);
       const ino = (await this.paths.attr(path)).ino;
       this.noCap.delete(ino);
       try {
@@ -39,6 +40,7 @@ export class Xattrs {
   /** size undefined: the caller does not know the buffer size (returns the value whole). */
   get(_ctx: OpContext, path: string, name: string, size?: number): Promise<FsResult<Buffer | number>> {
     return this.run(`getxattr ${path} ${name}`, async () => {
+      checkName(name);
       const cap = name === 'security.capability';
       const cachedIno = cap ? this.paths.cachedIno(path) : undefined;
       if (cachedIno !== undefined && (this.noCap.get(cachedIno) ?? 0) > this.clock.nowMs()) throw new FsError('ENODATA');
@@ -65,6 +67,7 @@ export class Xattrs {
 
   remove(ctx: OpContext, path: string, name: string): Promise<FsResult<void>> {
     return this.run(`removexattr ${path} ${name}`, async () => {
+      checkName(name);
       const ino = (await this.paths.attr(path)).ino;
       this.noCap.delete(ino);
       try {
@@ -74,6 +77,14 @@ export class Xattrs {
       }
     });
   }
+}
+
+const NAMESPACES = ['user.', 'trusted.', 'security.', 'system.'];
+/** Linux accepts only names in a known namespace (EOPNOTSUPP), with something after the prefix (EINVAL). */
+function checkName(name: string): void {
+  const ns = NAMESPACES.find((p) => name.startsWith(p));
+  if (!ns) throw new FsError('EOPNOTSUPP');
+  if (name.length === ns.length) throw new FsError('EINVAL');
 }
 
 function sized(v: Buffer, size: number | undefined): Buffer | number {
