@@ -29,11 +29,8 @@ function timeArg(t: TimeSpec): TimeArg {
   return [t[0], t[1]];
 }
 
-/**
- * The FUSE operations: each builds the caller's OpContext, awaits the VFS, answers cb(0, value) or
- * cb(negative errno) (read/write: the byte count), and writes an access-log line (op, errno, ms).
- */
-export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource, locks?: VfsLocks): Operations {
+/** Builds the OpContext of the current request: the binding's caller plus supplementary groups. */
+function contextSource(caller: CallerSource): () => OpContext {
   const groupCache = new Map<number, { groups: number[]; at: number }>();
   /** Supplementary groups of the calling process, from /proc/<pid>/status (cached briefly per pid). */
   const groupsOf = (pid: number): number[] => {
@@ -54,8 +51,14 @@ export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource, lock
     const c = caller() ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, pid: 0 };
     return { uid: c.uid, gid: c.gid, pid: c.pid, groups: groupsOf(c.pid) };
   };
-  /** Runs one op: access log, errno mapping, and the reply built from the value. */
-  function run<T>(op: string, path: string, f: (c: OpContext) => Promise<FsResult<T>>, reply: (v: T) => void, cb: (r: number) => void): void {
+  return ctx;
+}
+
+type Run = <T>(op: string, path: string, f: (c: OpContext) => Promise<FsResult<T>>, reply: (v: T) => void, cb: (r: number) => void) => void;
+
+/** Runs one op: the caller's context, access log, errno mapping, and the reply built from the value. */
+function runner(ctx: () => OpContext, log: Logger): Run {
+  return function run(op, path, f, reply, cb) {
     const t0 = performance.now();
     let errno: Errno | null = null;
     f(ctx()).then((r) => {
@@ -67,7 +70,15 @@ export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource, lock
       log.error(`${op} ${path}: bug: ${(e as Error)?.stack ?? e}`);
       cb(errnoNumber('EIO'));
     }).finally(() => log.debug(`${op} ${path} ${errno ?? 'ok'} ${(performance.now() - t0).toFixed(1)}ms`));
-  }
+  };
+}
+
+/**
+ * The FUSE operations: each builds the caller's OpContext, awaits the VFS, answers cb(0, value) or
+ * cb(negative errno) (read/write: the byte count), and writes an access-log line (op, errno, ms).
+ */
+export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource, locks?: VfsLocks): Operations {
+  const run = runner(contextSource(caller), log);
   const done = (cb: (r: number) => void) => () => cb(0);
   const withStat = (cb: (r: number, s?: Stat) => void) => (a: Attr) => cb(0, toStat(a));
   const withFd = (cb: (r: number, fd?: number) => void) => (fd: number) => cb(0, fd);
