@@ -5,8 +5,8 @@
 //   TIDEFS_SEED=n              run only seed n
 //   TIDEFS_RANDOM_SEEDS=n      run n seeds (the fixed ones first, then random ones)
 //   TIDEFS_RANDOM_STEPS=n      operations per seed (default 300)
-//   TIDEFS_RANDOM_SPARE_OPEN=1 diagnostic only: skip unlinks and renames that would remove the last
-//                              name of an open file (to look past a failure there)
+//   TIDEFS_RANDOM_SPARE_OPEN=1 diagnostic only: skip unlinks and renames that would remove a name
+//                              of an open file (to look past a failure there)
 import t from 'tap';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
