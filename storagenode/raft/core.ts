@@ -33,6 +33,12 @@ export interface CoreOptions {
   applied?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
+  /**
+   * Grant no higher-term vote for electionTicks ticks after construction (see ticksSinceStart). The
+   * driver turns it on because it serves reads under a leader lease; off by default so unit tests can
+   * elect a node by ticking it alone.
+   */
+  quietAfterStart?: boolean;
 }
 
 interface ReadRequest {
@@ -55,6 +61,13 @@ export class RaftCore {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private electionElapsed = 0;
+  /**
+   * Ticks since this core was constructed (a start or restart), capped at electionTicks. Until it
+   * reaches electionTicks the node grants no vote in a higher term, as if it had just heard from a
+   * leader: a restart forgets who led, and without this a restarted follower could help elect a new
+   * leader while the old one still serves reads under its lease (dissertation §6.4.1; see lease.ts).
+   */
+  private ticksSinceStart = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private prs = new Map<string, Progress>();
@@ -62,6 +75,11 @@ export class RaftCore {
   /** Index of the last configuration entry this leader appended; one change at a time (dissertation §4.1). */
   private pendingConfIndex = 0;
   private msgs: RaftMessage[] = [];
+  /**
+   * Entries were appended since the last broadcast: ready() sends them, so proposals made in one turn
+   * of the driver go to each follower as one append instead of one append each.
+   */
+  private appendPending = false;
   private readStates: ReadState[] = [];
   /** ReadIndex requests waiting for a heartbeat quorum, oldest first. */
   private readQueue: ReadRequest[] = [];
@@ -81,6 +99,7 @@ export class RaftCore {
     this.heartbeatTicks = o.heartbeatTicks;
     this.preVote = o.preVote ?? true;
     this.checkQuorum = o.checkQuorum ?? true;
+    if (!o.quietAfterStart) this.ticksSinceStart = this.electionTicks;
     const hs = o.hardState ?? { term: 0, vote: null, commit: 0 };
     // A state machine restored from a snapshot may be ahead of the commit we persisted.
     const applied = o.applied ?? o.snapshot.index;
@@ -96,6 +115,7 @@ export class RaftCore {
   // ---- inputs ------------------------------------------------------------------------------------
 
   tick(): void {
+    if (this.ticksSinceStart < this.electionTicks) this.ticksSinceStart++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -175,12 +195,14 @@ export class RaftCore {
   // ---- outputs -----------------------------------------------------------------------------------
 
   hasReady(): boolean {
-    return this.msgs.length > 0 || this.readStates.length > 0 || this.pendingSnapshot !== null ||
+    return this.msgs.length > 0 || this.appendPending || this.readStates.length > 0 || this.pendingSnapshot !== null ||
       this.log.lastIndex() > this.log.stabled || this.log.committed > this.applying ||
       !sameHardState(this.hardState(), this.prevHardState) || !sameSoftState(this.softState(), this.prevSoftState);
   }
 
   ready(): Ready {
+    if (this.appendPending) this.bcastAppend();
+    this.appendPending = false;
     const rd: Ready = {
       entries: this.log.entries.slice(Math.max(0, this.log.stabled - this.log.snap.index)),
       messages: this.msgs,
@@ -214,6 +236,17 @@ export class RaftCore {
       const self = this.prs.get(this.id);
       if (self?.maybeUpdate(this.log.stabled) && this.maybeCommit()) this.bcastAppend();
     }
+  }
+
+  /**
+   * For a driver that applies off the Ready loop (it passes advance() a Ready without `committed`):
+   * the state machine has applied everything up to index.
+   */
+  appliedTo(index: number): void {
+    assert(index <= this.log.committed, `applied ${index} past commit ${this.log.committed}`);
+    if (index <= this.log.applied) return;
+    this.log.applied = index;
+    this.applying = Math.max(this.applying, index);
   }
 
   /** Drops log entries up to index, which the state machine has made durable (§7). */
@@ -262,6 +295,7 @@ export class RaftCore {
     this.readQueue = [];
     this.readsBeforeCommit = [];
     this.pendingConfIndex = 0;
+    this.appendPending = false;
   }
 
   private becomeFollower(term: number, lead: string | null): void {
@@ -391,7 +425,8 @@ export class RaftCore {
     if (m.type === 'vote' || m.type === 'preVote') {
       // Leader stickiness (dissertation §4.2.3, §9.6): while we hear from a leader, ignore anyone
       // trying to start an election, so a partitioned or removed node cannot disrupt the cluster.
-      const inLease = this.checkQuorum && this.lead !== null && this.electionElapsed < this.electionTicks;
+      const inLease = this.checkQuorum && (
+        (this.lead !== null && this.electionElapsed < this.electionTicks) || this.ticksSinceStart < this.electionTicks);
       if (inLease) return false;
     }
     if (m.type === 'preVote') return true; // a PreVote never changes our term
@@ -552,7 +587,7 @@ export class RaftCore {
     if (members) e.members = members;
     this.log.append(e);
     if (type === 'conf') this.applyConfig();
-    this.bcastAppend();
+    this.appendPending = true;
     // A lone voter commits at advance(), when its entry is durable.
     return e;
   }

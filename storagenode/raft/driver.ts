@@ -4,12 +4,14 @@ import type { NodeInfo } from '../../shared/types.js';
 import { Invalid } from '../../shared/wire/validate.js';
 import type { StateMachine } from '../state-machine.js';
 import { RaftCore } from './core.js';
+import { Applier } from './applier.js';
 import { describeMessage, validateMessage, type RaftMessage, type SnapMsg } from './messages.js';
+import { ReadTracker } from './read-tracker.js';
 import { seededRng } from './rng.js';
 import { SnapshotReceiver, iterate, streamSnapshot } from './snapshot-transfer.js';
 import { RaftStorage } from './storage.js';
 import type { Entry, Ready, SnapshotMeta, SoftState } from './types.js';
-import { NotLeaderError, ReadTracker, WaitList } from './waiters.js';
+import { NotLeaderError, WaitList } from './waiters.js';
 
 export { NotLeaderError } from './waiters.js';
 export type { RaftMessage } from './messages.js';
@@ -27,6 +29,8 @@ export interface RaftNodeOptions {
   snapshotEntries?: number;
   /** Entries kept behind a compaction for slow followers (default 300). */
   snapshotKeepEntries?: number;
+  /** Serve reads under a leader lease (read-tracker.ts) instead of a ReadIndex round each; default true. */
+  leaseReads?: boolean;
   logger?: Logger;
   seed?: number;
 }
@@ -53,9 +57,18 @@ export class ConfChangeInProgressError extends Error {
   }
 }
 
+/** Clocks may run this much faster or slower than each other over one election timeout. */
+const LEASE_DRIFT = 0.15;
+
 /**
  * The I/O shell around RaftCore: ticks it on a timer, feeds it validated messages, and runs the Ready
- * loop in the order Raft needs: persist (one synchronous LevelDB batch), send, apply, advance.
+ * loop: persist (one LevelDB batch; synced when it holds entries or a new term or vote), send,
+ * hand committed entries to the applier, advance. A leader sends before it persists (dissertation
+ * §10.2.1): followers store the entries in parallel with it, and the core counts the leader's own
+ * copy toward a commit only once advance() reports it durable. Followers still persist before they
+ * answer. Entries the applier gets are durable here; it applies them on its own pipeline (applier.ts),
+ * so the next fsync never waits for an apply. Everything proposed while one fsync runs goes into the
+ * next one (group commit).
  */
 export class RaftNode {
   private timer: NodeJS.Timeout | null = null;
@@ -64,6 +77,7 @@ export class RaftNode {
   private failure: Error | null = null;
   private readonly proposals = new WaitList();
   private readonly reads: ReadTracker;
+  private readonly applier: Applier;
   private readonly snapshots = new SnapshotReceiver();
   private readonly sending = new Set<string>();
   private readonly leaderCbs: ((leader: string | null, term: number) => void)[] = [];
@@ -76,12 +90,26 @@ export class RaftNode {
     private readonly storage: RaftStorage,
   ) {
     this.log = o.logger ?? silentLogger;
-    this.reads = new ReadTracker(
-      (ctx) => core.readIndex(ctx),
-      () => this.schedule(),
-      () => o.stateMachine.applied().index,
-      () => new NotLeaderError(core.lead),
-    );
+    const electionMs = (o.tickMs ?? 100) * ((o.electionTicks ?? 10) - 1);
+    this.reads = new ReadTracker({
+      readIndex: (ctx) => core.readIndex(ctx),
+      kick: () => this.schedule(),
+      applied: () => o.stateMachine.applied().index,
+      committed: () => core.log.committed,
+      notLeader: () => new NotLeaderError(core.lead),
+      now: () => performance.now(),
+      leaseMs: o.leaseReads === false ? 0 : Math.floor(electionMs * (1 - LEASE_DRIFT)),
+    });
+    this.applier = new Applier(o.stateMachine, {
+      applied: (e, result) => this.settle(e, result),
+      appliedTo: (index) => {
+        if (this.closed) return;
+        this.core.appliedTo(index);
+        this.reads.appliedTo(index);
+        this.schedule();
+      },
+      failed: (e) => this.fail(e),
+    });
   }
 
   static async open(o: RaftNodeOptions): Promise<RaftNode> {
@@ -106,6 +134,7 @@ export class RaftNode {
       const core = new RaftCore({
         id: o.id, rng: seededRng(o.seed ?? hashId(o.id)), electionTicks: o.electionTicks ?? 10,
         heartbeatTicks: o.heartbeatTicks ?? 1, snapshot, entries, hardState: loaded.hardState, applied: applied.index,
+        quietAfterStart: o.leaseReads !== false,
       });
       const node = new RaftNode(o, core, storage);
       node.log.info(`${o.id}: ${loaded.fresh ? 'bootstrapped' : 'restarted'} at term ${core.term}, log ${snapshot.index + 1}..${last}, applied ${applied.index}, members ${core.members().map((m) => m.id).join(',') || '(none)'}`);
@@ -196,6 +225,7 @@ export class RaftNode {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.loop?.catch(() => {});
+    await this.applier.idle();
     const err = new NotLeaderError(null, 'raft node closed');
     this.proposals.rejectAll(err);
     this.reads.rejectAll(err);
@@ -224,39 +254,52 @@ export class RaftNode {
       while (!this.closed && this.core.hasReady()) {
         const rd = this.core.ready();
         await this.handleReady(rd);
-        this.core.advance(rd);
+        // The applier reports applied entries itself (core.appliedTo), once they are stored.
+        this.core.advance({ ...rd, committed: [] });
         await this.maybeCompact();
       }
     } catch (e) {
-      // Persisting or applying failed: continuing could fork the replicas, so this node stops.
-      this.failure = e as Error;
-      this.log.error(`${this.o.id}: raft stopped: ${(e as Error).stack ?? e}`);
-      this.closed = true;
-      if (this.timer) clearInterval(this.timer);
-      this.proposals.rejectAll(this.failure);
-      this.reads.rejectAll(this.failure);
+      this.fail(e as Error);
     }
+  }
+
+  /** Persisting or applying failed: continuing could fork the replicas, so this node stops. */
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.log.error(`${this.o.id}: raft stopped: ${e.stack ?? e}`);
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.applier.stop();
+    this.proposals.rejectAll(e);
+    this.reads.rejectAll(e);
   }
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-    await this.storage.save(rd.hardState, rd.entries);
-    for (const m of rd.messages) {
+    // A leader's messages depend on nothing this Ready persists unless its term or vote changes
+    // (then it is no longer leader, or was not yet); a follower's answers vouch for what it stores.
+    const early = this.core.role === 'leader' && !this.storage.needsSync(rd.hardState, []);
+    const sync = this.storage.needsSync(rd.hardState, rd.entries);
+    if (early) this.sendAll(rd.messages);
+    const saved = this.storage.save(rd.hardState, rd.entries);
+    // An unsynced write (the commit index alone) need not finish first: later writes queue behind it.
+    if (sync) await saved;
+    else saved.catch((e) => this.fail(e as Error));
+    if (!early) this.sendAll(rd.messages);
+    this.applier.push(rd.committed);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.ctx, rs.index);
+  }
+
+  private sendAll(messages: RaftMessage[]): void {
+    for (const m of messages) {
       if (m.type === 'snap') this.sendSnapshot(m);
       else this.o.send(m.to, m);
     }
-    for (const e of rd.committed) await this.apply(e);
-    for (const rs of rd.readStates) this.reads.confirmed(rs.ctx, rs.index);
-    this.reads.appliedTo(this.o.stateMachine.applied().index);
   }
 
-  private async apply(e: Entry): Promise<void> {
-    const sm = this.o.stateMachine;
-    if (e.index <= sm.applied().index) return; // applied before a restart
-    assert(e.index === sm.applied().index + 1, `apply of ${e.index} after ${sm.applied().index}`);
-    // Configuration entries reach the state machine as no-ops so its applied index stays contiguous.
-    const result = await sm.apply({ index: e.index, term: e.term, data: e.type === 'conf' ? new Uint8Array(0) : e.data });
+  private settle(e: Entry, result: unknown): void {
     if (e.type === 'conf') this.log.info(`${this.o.id}: members now ${e.members!.map((m) => m.id).join(',')} (index ${e.index})`);
     this.proposals.settle(e.index, e.term, result, () => new NotLeaderError(this.core.lead, 'leadership lost before the entry committed'));
   }
@@ -271,6 +314,7 @@ export class RaftNode {
       this.leaderlessSince = now;
       this.log.info(`${this.o.id}: no leader in term ${s.term} (${s.role})`);
     }
+    this.reads.dropLease();
     if (s.role !== 'leader') {
       // Entries past the commit index may be overwritten by the next leader: their proposers learn now.
       const err = new NotLeaderError(s.leader, 'leadership lost before the entry committed');
@@ -283,9 +327,12 @@ export class RaftNode {
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
     const chunks = this.snapshots.take(meta);
     assert(chunks, `the core accepted snapshot ${meta.index}/${meta.term} but no image was received`);
+    await this.applier.idle(); // entries before the image finish first; the image replaces them
     await this.storage.beginSnapshot(meta);
     await this.o.stateMachine.restoreSnapshot(meta.index, meta.term, iterate(chunks));
     await this.storage.finishSnapshot(meta);
+    this.applier.resetTo(meta.index);
+    this.reads.appliedTo(meta.index);
     this.log.info(`${this.o.id}: installed snapshot at index ${meta.index} term ${meta.term}`);
   }
 

@@ -31,6 +31,10 @@ export interface Loaded {
 export class RaftStorage {
   /** Last entry index on disk; entries past a new write's end are stale after a truncation. */
   private persistedLast = 0;
+  /** Term and vote last written: only a change of either (or new entries) needs an fsync. */
+  private durable: { term: number; vote: string | null } = { term: 0, vote: null };
+  /** The last write issued; writes are chained so LevelDB sees them in call order. */
+  private tail: Promise<void> = Promise.resolve();
 
   private constructor(private readonly db: Level<string, Uint8Array>) {}
 
@@ -55,8 +59,10 @@ export class RaftStorage {
       entries.push(e);
     }
     this.persistedLast = snapshot.index + entries.length;
+    const hardState: HardState = hsRaw ? dec(hsRaw) : { term: 0, vote: null, commit: 0 };
+    this.durable = { term: hardState.term, vote: hardState.vote };
     return {
-      hardState: hsRaw ? dec(hsRaw) : { term: 0, vote: null, commit: 0 },
+      hardState,
       snapshot,
       entries,
       pendingSnapshot: pendingRaw ? dec(pendingRaw) : null,
@@ -65,28 +71,46 @@ export class RaftStorage {
   }
 
   /**
-   * One synchronous batch: the hard state and new entries are durable together before any message
-   * of the same Ready leaves (acknowledged means durable). Entries past the new end are stale.
+   * One batch: the hard state and new entries land together; entries past the new end are stale.
+   * New entries or a new term or vote are synced before the promise resolves, and the caller sends
+   * what depends on them only then (acknowledged means durable). A change of the commit index alone
+   * is written without fsync, as etcd's MustSync decides: a lost commit index is learned again from
+   * the leader, and the state machine's own applied index covers what was applied. The returned
+   * promise of such a write can be left unawaited; later writes are ordered after it.
    */
-  async save(hs: HardState | undefined, entries: Entry[]): Promise<void> {
+  save(hs: HardState | undefined, entries: Entry[]): Promise<void> {
     const ops: Op[] = [];
-    if (hs) ops.push({ type: 'put', key: 'hs', value: enc(hs) });
+    let sync = entries.length > 0;
+    if (hs) {
+      ops.push({ type: 'put', key: 'hs', value: enc(hs) });
+      if (hs.term !== this.durable.term || hs.vote !== this.durable.vote) sync = true;
+      this.durable = { term: hs.term, vote: hs.vote };
+    }
     const last = entries[entries.length - 1];
     if (last) {
       for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: enc(e) });
       for (let i = last.index + 1; i <= this.persistedLast; i++) ops.push({ type: 'del', key: entryKey(i) });
       this.persistedLast = last.index;
     }
-    if (ops.length) await this.db.batch(ops, { sync: true });
+    if (!ops.length) return this.tail;
+    this.tail = this.tail.then(() => this.db.batch(ops, { sync }));
+    return this.tail;
+  }
+
+  /** Whether save(hs, entries) would fsync: the driver may send a leader's messages before it. */
+  needsSync(hs: HardState | undefined, entries: Entry[]): boolean {
+    return entries.length > 0 || (hs !== undefined && (hs.term !== this.durable.term || hs.vote !== this.durable.vote));
   }
 
   /** Phase one of an install: remember what is being restored, before touching the state machine. */
   async beginSnapshot(s: SnapshotMeta): Promise<void> {
+    await this.tail;
     await this.db.put('pending-snap', enc(s), { sync: true });
   }
 
   /** Phase two: the state machine holds the image; the log now starts after it. */
   async finishSnapshot(s: SnapshotMeta): Promise<void> {
+    await this.tail;
     await this.db.clear({ gte: 'e/', lt: ENTRIES_END });
     await this.db.batch([
       { type: 'put', key: 'snap', value: enc(s) },
@@ -96,16 +120,19 @@ export class RaftStorage {
   }
 
   async abandonSnapshot(): Promise<void> {
+    await this.tail;
     await this.db.del('pending-snap', { sync: true });
   }
 
   /** Moves the compaction point, then drops the entries it covers. */
   async compact(s: SnapshotMeta): Promise<void> {
+    await this.tail;
     await this.db.put('snap', enc(s), { sync: true });
     await this.db.clear({ gte: 'e/', lte: entryKey(s.index) });
   }
 
   async close(): Promise<void> {
+    await this.tail.catch(() => {}); // a failed write has already stopped the node
     await this.db.close();
   }
 }
