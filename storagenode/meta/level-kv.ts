@@ -18,7 +18,7 @@ async function* iterate(db: Db, r: KvRange, snapshot?: Snap): AsyncGenerator<[By
 class LevelSnapshot implements KvSnapshot {
   constructor(private db: Db, private snap: Snap) {}
   async get(key: Bytes): Promise<Bytes | undefined> {
-    return (await this.db.get(key, { snapshot: this.snap })) ?? undefined;
+    return this.db.getSync(key, { snapshot: this.snap }) ?? undefined;
   }
   range(r: KvRange): AsyncIterable<[Bytes, Bytes]> {
     return iterate(this.db, r, this.snap);
@@ -37,8 +37,13 @@ export class LevelKv implements Kv, KvReader {
     await db.open();
     return new LevelKv(db);
   }
+  /**
+   * getSync: metadata records are small and their blocks are cached or mmapped, so LevelDB answers in
+   * microseconds; the asynchronous get's round trip through the thread pool cost far more (~0.2 ms
+   * each, several per op, in the profile of a create).
+   */
   async get(key: Bytes): Promise<Bytes | undefined> {
-    return (await this.db.get(key)) ?? undefined;
+    return this.db.getSync(key) ?? undefined;
   }
   range(r: KvRange): AsyncIterable<[Bytes, Bytes]> {
     return iterate(this.db, r);

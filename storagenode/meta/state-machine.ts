@@ -5,6 +5,7 @@ import { Invalid } from '../../shared/wire/validate.js';
 import type { AppliedEntry, SnapshotImage, StateMachine } from '../state-machine.js';
 import { execute } from './apply.js';
 import { decodeCommand } from './command.js';
+import { CachedKv } from './cached-kv.js';
 import { K } from './keys.js';
 import type { Kv, KvSnapshot } from './kv.js';
 import { MemKv } from './mem-kv.js';
@@ -26,14 +27,25 @@ function rootInode(): InodeRec {
   };
 }
 
+interface PendingApply {
+  entry: AppliedEntry;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
 /**
- * The metadata state machine: one Raft entry = one command = one atomic store batch that also moves
- * the applied index. Reads (query) go straight to the store and see every applied entry.
+ * The metadata state machine: one Raft entry = one command, stored atomically with the applied
+ * index. Entries handed over while an earlier write is in progress are stored together, in one
+ * batch (each entry whole, applied = the last one's index), so a backlog costs one LevelDB write
+ * instead of one per entry. Point reads go through a write-through cache (cached-kv.ts); reads
+ * (query) see every applied entry.
  */
 export class MetaStateMachine implements StateMachine {
   private appliedRec: AppliedRec = { index: 0, term: 0 };
   private counters: Counters = { nextIno: 2, inodes: 1, bytes: 0 };
   private chain: Promise<unknown> = Promise.resolve();
+  /** Entries waiting for the next batch, in log order. */
+  private pending: PendingApply[] = [];
   /** Set while an apply's batch is being written: snapshots taken then wait for it (see exportSnapshot). */
   private inFlight: { entry: AppliedRec; waiters: ((s: KvSnapshot) => void)[] } | undefined;
   /**
@@ -42,7 +54,10 @@ export class MetaStateMachine implements StateMachine {
    */
   onLockGrants: (grants: { session: string; waiter: number }[]) => void = () => {};
 
-  private constructor(private kv: Kv) {}
+  private readonly kv: Kv;
+  private constructor(store: Kv) {
+    this.kv = new CachedKv(store);
+  }
 
   static async open(dir: string, opts: MetaOpenOptions = {}): Promise<MetaStateMachine> {
     const { LevelKv } = await import('./level-kv.js');
@@ -80,31 +95,52 @@ export class MetaStateMachine implements StateMachine {
     return { ...this.appliedRec };
   }
 
-  /** Serialised: each entry's batch lands before the next one is computed. */
+  /**
+   * Serialised: each batch lands before the next one is computed. Entries given while a batch is
+   * queued or being written join the next one.
+   */
   apply(entry: AppliedEntry): Promise<unknown> {
-    const run = this.chain.then(() => this.applyOne(entry));
-    this.chain = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (this.pending.length > 1) return; // a batch run is already queued for these
+      const run = this.chain.then(() => this.applyPending());
+      this.chain = run.catch(() => undefined);
+    });
   }
 
-  private async applyOne(entry: AppliedEntry): Promise<unknown> {
-    if (entry.index <= this.appliedRec.index) return fail('EINVAL'); // already in the store: a replay
-    let result: FsResult<unknown> | undefined;
-    let tx = new Tx(this.kv, [0, 0], entry.index);
-    if (entry.data.byteLength > 0) {
-      const cmd = decodeCommand(entry.data);
-      if (cmd.ok) {
-        tx = new Tx(this.kv, cmd.value.now, entry.index);
-        result = await execute(tx, cmd.value);
-      } else {
-        result = cmd;
-      }
+  private async applyPending(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const results = await this.applyBatch(batch.map((p) => p.entry));
+      batch.forEach((p, k) => p.resolve(results[k]));
+    } catch (e) {
+      for (const p of batch) p.reject(e as Error);
     }
-    const applied = { index: entry.index, term: entry.term };
-    tx.putVal(K.applied(), applied);
+  }
+
+  /** Runs each entry in a Tx of its own over the batch's writes so far, then stores them all at once. */
+  private async applyBatch(entries: AppliedEntry[]): Promise<unknown[]> {
+    const batch = new Tx(this.kv, [0, 0], 0);
+    const results: unknown[] = [];
+    const grants: { session: string; waiter: number }[][] = [];
+    let applied = this.appliedRec;
+    for (const entry of entries) {
+      if (entry.index <= applied.index) { // already in the store: a replay
+        results.push(fail('EINVAL'));
+        continue;
+      }
+      const { result, tx } = await this.run(batch, entry);
+      tx.mergeInto(batch);
+      if (tx.lockGrants.length) grants.push(tx.lockGrants.slice());
+      results.push(result);
+      applied = { index: entry.index, term: entry.term };
+    }
+    if (applied === this.appliedRec) return results;
+    batch.putVal(K.applied(), applied);
     this.inFlight = { entry: applied, waiters: [] };
     try {
-      await this.kv.write(tx.ops());
+      await this.kv.write(batch.ops());
     } finally {
       const waiters = this.inFlight.waiters;
       this.inFlight = undefined;
@@ -112,10 +148,19 @@ export class MetaStateMachine implements StateMachine {
       for (const w of waiters) w(this.kv.snapshot());
     }
     this.appliedRec = applied;
-    const c = await tx.getVal<Counters>(K.counters());
+    const c = await batch.getVal<Counters>(K.counters());
     if (c) this.counters = c;
-    if (tx.lockGrants.length) this.onLockGrants(tx.lockGrants.slice());
-    return result;
+    for (const g of grants) this.onLockGrants(g);
+    return results;
+  }
+
+  /** One entry's command in its own Tx (a failed op leaves only what execute() keeps). */
+  private async run(over: Tx, entry: AppliedEntry): Promise<{ result: FsResult<unknown> | undefined; tx: Tx }> {
+    if (entry.data.byteLength === 0) return { result: undefined, tx: new Tx(over, [0, 0], entry.index) };
+    const cmd = decodeCommand(entry.data);
+    if (!cmd.ok) return { result: cmd, tx: new Tx(over, [0, 0], entry.index) };
+    const tx = new Tx(over, cmd.value.now, entry.index);
+    return { result: await execute(tx, cmd.value), tx };
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Time } from '../../shared/time.js';
-import { inRange, prefixRange, type Bytes, type KvOp, type KvRange, type KvReader } from './kv.js';
+import { prefixRange, type Bytes, type KvOp, type KvRange, type KvReader } from './kv.js';
 import { K } from './keys.js';
 import { pack, unpack, type Counters, type EntryRec, type InodeRec } from './records.js';
 
@@ -30,8 +30,10 @@ export class Tx {
 
   /** Store entries merged with this entry's writes, in key order. */
   async *range(r: KvRange): AsyncGenerator<[Bytes, Bytes]> {
+    // latin1 strings compare as the bytes do, so the bounds are checked without making Buffers.
+    const gte = r.gte?.toString('latin1'), gt = r.gt?.toString('latin1'), lt = r.lt?.toString('latin1');
     const mine = [...this.writes.entries()]
-      .filter(([k]) => inRange(Buffer.from(k, 'latin1'), r))
+      .filter(([k]) => (gte === undefined || k >= gte) && (gt === undefined || k > gt) && (lt === undefined || k < lt))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const { limit, ...bounds } = r;
     const full = () => limit !== undefined && n >= limit;
@@ -80,6 +82,10 @@ export class Tx {
       const key = Buffer.from(k, 'latin1');
       return v === null ? { type: 'del', key } : { type: 'put', key, value: v };
     });
+  }
+  /** Adds this entry's writes to `batch`, the Tx of the entries stored together with it. */
+  mergeInto(batch: Tx): void {
+    for (const [k, v] of this.writes) batch.writes.set(k, v);
   }
   written(key: Bytes): boolean {
     return this.writes.has(key.toString('latin1'));
