@@ -212,7 +212,7 @@ export function compare(a: Side, b: Side, focus: number[]): string | null {
 
 /** The offsets worth comparing after op. */
 export function focusOf(op: Op): number[] {
-  if (op.k === 'write' || op.k === 'read') return [Math.max(0, op.off - 4096), op.off + op.len - 4096];
+  if (op.k === 'write' || op.k === 'read') return [Math.max(0, op.off - 4096), Math.max(0, op.off + op.len - 4096)];
   if (op.k === 'truncate' || op.k === 'ftruncate') return [Math.max(0, op.len - 128 * KiB)];
   return [];
 }
