@@ -46,6 +46,11 @@ export interface Attr {
   ctime: Time;
   /** Bumped by every change to the inode's data; lets clients validate caches (close-to-open). */
   version: number;
+  /**
+   * Files: bytes that committed slices cover (holes excluded, overlaps once), for st_blocks. Absent
+   * when the node predates it or the file was never written since; clients then use the size.
+   */
+  allocBytes?: number;
 }
 
 export interface DirEntry {

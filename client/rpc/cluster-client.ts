@@ -20,7 +20,7 @@ export interface ClusterClientOptions {
 }
 
 /** Namespace changes: stamped with session + seq so a retried one is answered from the dedup table. */
-const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite', 'lock', 'lockWait', 'lockCancel']);
+const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite', 'compactChunk', 'lock', 'lockWait', 'lockCancel']);
 /** Ops that carry the session (required by the schema). */
 const SESSIONED = new Set<OpName>(['open', 'release', 'getlk']);
 export type MetaOp = Exclude<OpName, 'hello' | 'blockPut' | 'blockGet' | 'blockHas' | 'raft' | 'sessionOpen' | 'sessionRenew' | 'sessionClose'>;

@@ -2,6 +2,7 @@ import { FsError } from '../../shared/errno.js';
 import { FILE_BYTES_MAX } from '../../shared/limits.js';
 import { compareTime, timeFromMs } from '../../shared/time.js';
 import type { Attr, Ino } from '../../shared/types.js';
+import { Compactor } from './compact.js';
 import { FileReader } from './reader.js';
 import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
@@ -36,12 +37,36 @@ export class Files {
   /** Told of attributes a commit returned, so cached stats of every name of the inode follow. */
   onAttr: (a: Attr) => void = () => {};
 
-  constructor(private readonly o: VfsOptions) {}
+  readonly compactor: Compactor;
+
+  constructor(private readonly o: VfsOptions) {
+    this.compactor = new Compactor(o);
+    this.compactor.onCompacted = (a, chunk) => this.compacted(a, chunk);
+  }
+
+  /**
+   * A chunk's layout changed (same bytes, new blocks): cached layouts name blocks that may go away.
+   * Its reply can arrive after that of a later commit (the two are not ordered here): attributes
+   * older than those held are not taken.
+   */
+  private compacted(a: Attr, chunk: number): void {
+    const st = this.inodes.get(a.ino);
+    if (st) {
+      // Only this chunk changed if nothing else moved the version meanwhile; else drop everything.
+      if (st.reader.version === a.version - 1) st.reader.invalidate(new Set([chunk]));
+      else st.reader.invalidate();
+      st.reader.version = Math.max(st.reader.version, a.version);
+      if (a.version <= st.attr.version) return;
+      this.noteAttr(a);
+    }
+    this.onAttr(a);
+  }
 
   state(attr: Attr): InodeState {
     let st = this.inodes.get(attr.ino);
     if (!st) {
       const writer = new FileWriter(attr.ino, this.o);
+      writer.compactor = this.compactor;
       st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0 };
       const s = st;
       writer.onCommitted = (a, chunks) => {

@@ -96,7 +96,7 @@ export class PathCache {
   updated(attr: Attr): void {
     for (const p of this.byIno.get(attr.ino) ?? []) {
       const e = this.entries.get(p);
-      if (e) e.attr = attr;
+      if (e && (!e.attr || e.attr.version <= attr.version)) e.attr = attr; // replies may arrive out of order
     }
   }
 

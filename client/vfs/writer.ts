@@ -1,9 +1,10 @@
 import { makeBlockId } from '../../shared/block-id.js';
 import { FsError, type Errno } from '../../shared/errno.js';
-import { BLOCK_BYTES_MAX, CHUNK_BYTES, SLICES_PER_CHUNK_MAX } from '../../shared/limits.js';
+import { BLOCK_BYTES_MAX, CHUNK_BYTES } from '../../shared/limits.js';
 import type { OpArgs } from '../../shared/protocol/ops.js';
 import type { Attr, Cred } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
+import { COMPACT_SLICES_MIN, type Compactor } from './compact.js';
 import { overlayInto } from './slices.js';
 import type { VfsOptions } from './types.js';
 
@@ -20,6 +21,13 @@ export interface Run {
 const INITIAL_RUN_BYTES = 64 * 1024;
 const COMMIT_DELAY_MS = 1000; // sealed runs are committed at most this long after their upload
 const COMMIT_RUNS_MAX = 256; // or as soon as this many wait
+/**
+ * Slices per commitWrite. Well under SLICES_PER_CHUNK_MAX, so that after a compaction (which leaves a
+ * chunk with at most ~50 slices) the group always fits: a chunk refusing a commit with EFBIG is
+ * compacted and the commit retried.
+ */
+const COMMIT_GROUP_SLICES_MAX = 256;
+const EFBIG_RETRIES_MAX = 2;
 
 /**
  * The write buffer of one inode, shared by every handle of this mount that writes it, so reads
@@ -39,6 +47,10 @@ export class FileWriter {
   lastWriteMs = 0;
   /** Called with the inode's attributes after each commit. */
   onCommitted: (attr: Attr, chunks: Set<number>) => void = () => {};
+  /** Compacts chunks that this writer filled with slices (client/vfs/compact.ts); none in some unit tests. */
+  compactor: Compactor | null = null;
+  /** Slices committed per chunk since its last compaction check. */
+  private readonly sinceCheck = new Map<number, number>();
 
   constructor(readonly ino: number, private readonly o: VfsOptions) {}
 
@@ -145,9 +157,9 @@ export class FileWriter {
     });
     const chunks = new Set(slices.map((s) => s.chunk));
     let attr: Attr | null = null;
-    for (let i = 0; i < slices.length; i += SLICES_PER_CHUNK_MAX) {
+    for (let i = 0; i < slices.length; i += COMMIT_GROUP_SLICES_MAX) {
       try {
-        attr = await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: slices.slice(i, i + SLICES_PER_CHUNK_MAX), cred: this.cred! });
+        attr = await this.commitGroup(slices.slice(i, i + COMMIT_GROUP_SLICES_MAX));
       } catch (e) {
         this.error = toErrno(e, `commit of inode ${this.ino}`);
         throw new FsError(this.error);
@@ -156,6 +168,30 @@ export class FileWriter {
     // Only now do the runs leave the buffer: until the commit is visible, reads are served from them.
     this.runs = this.runs.filter((r) => !batch.includes(r));
     this.onCommitted(attr!, chunks);
+    this.countForCompaction(slices);
+  }
+
+  /** One commitWrite; a chunk full of slices (EFBIG) is compacted and the commit tried again. */
+  private async commitGroup(group: OpArgs<'commitWrite'>['slices']): Promise<Attr> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: group, cred: this.cred! });
+      } catch (e) {
+        if (toErrno(e) !== 'EFBIG' || !this.compactor || attempt >= EFBIG_RETRIES_MAX) throw e;
+        for (const c of new Set(group.map((s) => s.chunk))) await this.compactor.compact(this.ino, c, 1);
+      }
+    }
+  }
+
+  /** Every COMPACT_SLICES_MIN slices this mount adds to a chunk, the chunk is checked for compaction. */
+  private countForCompaction(slices: OpArgs<'commitWrite'>['slices']): void {
+    if (!this.compactor) return;
+    for (const s of slices) this.sinceCheck.set(s.chunk, (this.sinceCheck.get(s.chunk) ?? 0) + 1);
+    for (const [c, n] of this.sinceCheck) {
+      if (n < COMPACT_SLICES_MIN) continue;
+      this.sinceCheck.delete(c);
+      this.compactor.background(this.ino, c);
+    }
   }
 
   /** Reports and clears a past failure (the application sees it once, at fsync/close, as EIO). */

@@ -58,6 +58,12 @@ export const OPS = {
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
   /** Makes already-stored blocks part of a file: the only way data becomes visible. */
   commitWrite: object({ ino, slices: array(chunkSlice, SLICES_PER_CHUNK_MAX), cred, session: optional(session), seq }),
+  /**
+   * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first slices, which must be
+   * exactly `old` (as the client read them), by `slices` (new blocks with the same visible bytes);
+   * EAGAIN if the chunk changed under them. Not a write: size and times stay.
+   */
+  compactChunk: object({ ino, chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), old: array(slice, SLICES_PER_CHUNK_MAX), slices: array(slice, SLICES_PER_CHUNK_MAX), session: optional(session), seq }),
   open: object({ ino, flags: uint(0xffffffff), cred, session }),
   release: object({ ino, session }),
   sessionOpen: object({ client: str({ maxBytes: 128 }), leaseMs: int({ min: 1000, max: 3_600_000 }) }),
@@ -119,7 +125,7 @@ export const isOpName = (s: string): s is OpName => Object.prototype.hasOwnPrope
 export const META_READ_OPS = ['lookup', 'getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'readChunk', 'statfs'] as const;
 export const META_WRITE_OPS = [
   'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr',
-  'commitWrite', 'open', 'release', 'sessionOpen', 'sessionRenew', 'sessionClose',
+  'commitWrite', 'compactChunk', 'open', 'release', 'sessionOpen', 'sessionRenew', 'sessionClose',
   'lock', 'getlk', 'lockWait', 'lockCancel',
 ] as const;
 /** Lock ops: writes whose replies and pushes depend on the connection they came on (storagenode/rpc/lock-waiters.ts). */
@@ -219,6 +225,7 @@ export interface OpResults {
   setxattr: Record<string, never>;
   removexattr: Record<string, never>;
   commitWrite: Attr;
+  compactChunk: Attr;
   open: Attr;
   release: Record<string, never>;
   sessionOpen: { session: string; leaseMs: number };

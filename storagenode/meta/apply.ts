@@ -3,6 +3,7 @@ import type { MetaCommand, MetaCommandOp, CommandResults } from './command.js';
 import { K, tailNumber } from './keys.js';
 import { unpack } from './records.js';
 import type { Tx } from './tx.js';
+import { compactChunk } from './ops/compact.js';
 import { commitWrite } from './ops/data.js';
 import { link, mkdir, mknod, rmdir, symlink, unlink } from './ops/namespace.js';
 import { rename } from './ops/rename.js';
@@ -16,7 +17,7 @@ export const DEDUP_WINDOW = 256;
 
 type Handler<O extends MetaCommandOp> = (tx: Tx, args: Extract<MetaCommand, { op: O }>['args']) => Promise<FsResult<CommandResults[O]>>;
 const HANDLERS: { [O in MetaCommandOp]: Handler<O> } = {
-  mknod, mkdir, symlink, link, unlink, rmdir, rename, setattr, setxattr, removexattr, commitWrite,
+  mknod, mkdir, symlink, link, unlink, rmdir, rename, setattr, setxattr, removexattr, commitWrite, compactChunk,
   open, release, sessionOpen, sessionRenew, sessionClose, lock, getlk, lockWait, lockCancel,
   expireSessions: (tx) => expireSessions(tx),
 };

@@ -11,6 +11,7 @@ export const unpack = <T>(b: Uint8Array): T => packr.unpack(b) as T;
 export interface InodeRec extends Attr {
   target?: string; // symlinks
   parent?: Ino; // directories: the one directory that names them, for `..` and the subtree check
+  alloc?: number; // files: bytes their slices cover (ops/alloc.ts); absent on records written before it
 }
 export interface EntryRec {
   ino: Ino;
@@ -36,5 +37,6 @@ export function toAttr(r: InodeRec): Attr {
   return {
     ino: r.ino, type: r.type, mode: r.mode, uid: r.uid, gid: r.gid, nlink: r.nlink, size: r.size, rdev: r.rdev,
     atime: r.atime, mtime: r.mtime, ctime: r.ctime, version: r.version,
+    ...(r.alloc !== undefined ? { allocBytes: Math.min(r.alloc, r.size) } : {}),
   };
 }

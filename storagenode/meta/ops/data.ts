@@ -8,6 +8,7 @@ import { K, tailNumber } from '../keys.js';
 import { toAttr, unpack, type ChunkRec, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { loadInode, type Res } from './common.js';
+import { chunkChanged, ensureAlloc } from './alloc.js';
 import { addRef } from './lifecycle.js';
 
 type ChunkSlice = OpArgs<'commitWrite'>['slices'][number];
@@ -47,8 +48,9 @@ export function dropHidden(slices: Slice[]): { kept: Slice[]; dropped: Slice[] }
 }
 
 /** Appends one chunk's new slices; past SLICES_PER_CHUNK_MAX hidden slices go first, then EFBIG. */
-async function appendChunk(tx: Tx, ino: number, chunk: number, add: Slice[]): Promise<boolean> {
-  let list = [...((await tx.getVal<ChunkRec>(K.chunk(ino, chunk))) ?? []), ...add];
+async function appendChunk(tx: Tx, rec: InodeRec, chunk: number, add: Slice[]): Promise<boolean> {
+  const before = (await tx.getVal<ChunkRec>(K.chunk(rec.ino, chunk))) ?? [];
+  let list = [...before, ...add];
   for (const s of add) await addRef(tx, s.block, 1);
   if (list.length > SLICES_PER_CHUNK_MAX) {
     const { kept, dropped } = dropHidden(list);
@@ -56,7 +58,8 @@ async function appendChunk(tx: Tx, ino: number, chunk: number, add: Slice[]): Pr
     list = kept;
     if (list.length > SLICES_PER_CHUNK_MAX) return false;
   }
-  tx.putVal(K.chunk(ino, chunk), list);
+  await chunkChanged(tx, rec, before, list);
+  tx.putVal(K.chunk(rec.ino, chunk), list);
   return true;
 }
 
@@ -83,7 +86,7 @@ export async function commitWrite(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResul
     end = Math.max(end, s.chunk * CHUNK_BYTES + s.pos + s.len);
   }
   for (const [chunk, add] of [...byChunk.entries()].sort((x, y) => x[0] - y[0])) {
-    if (!(await appendChunk(tx, rec.ino, chunk, add))) return fail('EFBIG');
+    if (!(await appendChunk(tx, rec, chunk, add))) return fail('EFBIG');
   }
   await tx.bumpCounters({ bytes: end - rec.size });
   rec.size = end;
@@ -96,22 +99,24 @@ export async function commitWrite(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResul
 }
 
 /** Cuts one chunk's slices at `cut` bytes into the chunk: hidden bytes past the end must read as zeros later. */
-async function trimChunk(tx: Tx, key: Buffer, list: ChunkRec, cut: number): Promise<void> {
+async function trimChunk(tx: Tx, rec: InodeRec, key: Buffer, list: ChunkRec, cut: number): Promise<void> {
   const kept: Slice[] = [];
   for (const s of list) {
     if (s.pos >= cut) await addRef(tx, s.block, -1);
     else kept.push(s.pos + s.len > cut ? { ...s, len: cut - s.pos } : s);
   }
+  await chunkChanged(tx, rec, list, kept);
   if (kept.length) tx.putVal(key, kept);
   else tx.del(key);
 }
 
 /** Sets a file's size; shrinking trims slices past it and drops their block references. */
 export async function truncateTo(tx: Tx, rec: InodeRec, size: number): Promise<void> {
+  await ensureAlloc(tx, rec); // before the chunks change: it may have to sum them
   if (size < rec.size) {
     const first = Math.floor(size / CHUNK_BYTES);
     for await (const [key, value] of tx.range({ gte: K.chunk(rec.ino, first), lt: K.chunk(rec.ino + 1, 0) })) {
-      await trimChunk(tx, key, unpack<ChunkRec>(value), size - tailNumber(key) * CHUNK_BYTES);
+      await trimChunk(tx, rec, key, unpack<ChunkRec>(value), size - tailNumber(key) * CHUNK_BYTES);
     }
   }
   await tx.bumpCounters({ bytes: size - rec.size });

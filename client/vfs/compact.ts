@@ -1,0 +1,165 @@
+import { makeBlockId } from '../../shared/block-id.js';
+import { BLOCK_BYTES_MAX } from '../../shared/limits.js';
+import type { Attr, BlockId, Ino, Slice } from '../../shared/types.js';
+import { toErrno } from '../rpc/errno.js';
+import { resolveSlices, type Segment } from './slices.js';
+import type { VfsOptions } from './types.js';
+
+/** A chunk is compacted once it holds this many slices (checked after this mount committed as many). */
+export const COMPACT_SLICES_MIN = 64;
+/**
+ * Holes stay holes, except that past this many separate extents the smallest gaps between them are
+ * written as zeros: otherwise scattered small writes (one byte every 100 KiB) could never be
+ * compacted below SLICES_PER_CHUNK_MAX. The result is at most this many extents, plus one slice per
+ * BLOCK_BYTES_MAX of data (≤ 16 per chunk).
+ */
+export const COMPACT_EXTENTS_MAX = 32;
+const READS_IN_FLIGHT_MAX = 16;
+const PIECES_IN_FLIGHT_MAX = 2; // new blocks being assembled at once: bounds memory to ~8 MiB
+const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this many times
+
+/** A new block's place in the chunk and the old segments that fill it (null src: zeros). */
+export interface Piece {
+  pos: number;
+  len: number;
+  segs: Segment[];
+}
+
+/** Maximal runs of written bytes; holes between them stay out unless there are too many runs. */
+function extents(segs: readonly Segment[], extentsMax: number): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const s of segs) {
+    if (!s.src) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[1] === s.pos) last[1] = s.pos + s.len;
+    else runs.push([s.pos, s.pos + s.len]);
+  }
+  if (runs.length <= extentsMax) return runs;
+  // Fill the smallest gaps: they cost the fewest zero bytes per slice saved.
+  const gaps = runs.slice(1).map((r, i) => ({ i, size: r[0] - runs[i]![1] })).sort((a, b) => a.size - b.size || a.i - b.i);
+  const fill = new Set(gaps.slice(0, runs.length - extentsMax).map((g) => g.i));
+  const out: [number, number][] = [[...runs[0]!]];
+  for (let i = 1; i < runs.length; i++) {
+    if (fill.has(i - 1)) out[out.length - 1]![1] = runs[i]![1];
+    else out.push([...runs[i]!]);
+  }
+  return out;
+}
+
+/**
+ * The compacted layout of a chunk whose slices are `slices` (write order): one new block per up to
+ * BLOCK_BYTES_MAX of each extent, each with the segments it is read from. Pure.
+ */
+export function planCompaction(slices: readonly Slice[], extentsMax = COMPACT_EXTENTS_MAX): Piece[] {
+  if (!slices.length) return [];
+  const from = Math.min(...slices.map((s) => s.pos));
+  const to = Math.max(...slices.map((s) => s.pos + s.len));
+  const segs = resolveSlices(slices, from, to);
+  const pieces: Piece[] = [];
+  for (const [a, b] of extents(segs, extentsMax)) {
+    for (let p = a; p < b; p += BLOCK_BYTES_MAX) {
+      const e = Math.min(b, p + BLOCK_BYTES_MAX);
+      pieces.push({ pos: p, len: e - p, segs: segs.filter((s) => s.pos < e && s.pos + s.len > p) });
+    }
+  }
+  return pieces;
+}
+
+/** Runs `f` over `xs` with at most `n` at once. */
+async function pooled<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(xs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < xs.length) {
+      const i = next++;
+      out[i] = await f(xs[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, xs.length) }, worker));
+  return out;
+}
+
+export type CompactOutcome = 'compacted' | 'skipped' | 'raced';
+
+/**
+ * Compacts chunks of files (JuiceFS-style): reads a chunk's visible bytes as its slices say, writes
+ * them as new blocks, and commits `compactChunk`, which swaps the slices only if the chunk still
+ * starts with the ones read. One compaction per chunk at a time in this mount.
+ */
+export class Compactor {
+  private readonly running = new Map<string, Promise<CompactOutcome>>();
+  /** Told of the inode's attributes after a compaction (its version moved) and which chunk changed. */
+  onCompacted: (attr: Attr, chunk: number) => void = () => {};
+
+  constructor(private readonly o: VfsOptions) {}
+
+  /**
+   * Compacts the chunk if it holds at least `minSlices` slices and the plan has fewer. EAGAIN is
+   * retried; other failures are thrown to the caller (a background caller logs and forgets them).
+   */
+  compact(ino: Ino, chunk: number, minSlices = COMPACT_SLICES_MIN): Promise<CompactOutcome> {
+    const key = `${ino}/${chunk}`;
+    let p = this.running.get(key);
+    if (!p) {
+      p = this.attempts(ino, chunk, minSlices).finally(() => this.running.delete(key));
+      this.running.set(key, p);
+    }
+    return p;
+  }
+
+  /** Starts a compaction and does not wait for it; it gives up quietly (a debug line) on failure. */
+  background(ino: Ino, chunk: number): void {
+    void this.compact(ino, chunk).catch((e: unknown) => {
+      this.o.log.debug(`compaction of inode ${ino} chunk ${chunk} gave up: ${toErrno(e, 'compaction')}`);
+    });
+  }
+
+  private async attempts(ino: Ino, chunk: number, minSlices: number): Promise<CompactOutcome> {
+    for (let i = 0; i < ATTEMPTS_MAX; i++) {
+      const r = await this.once(ino, chunk, minSlices);
+      if (r !== 'raced') return r;
+    }
+    return 'raced';
+  }
+
+  private async once(ino: Ino, chunk: number, minSlices: number): Promise<CompactOutcome> {
+    const { slices } = await this.o.cluster.meta('readChunk', { ino, chunk });
+    if (slices.length < minSlices) return 'skipped';
+    const plan = planCompaction(slices);
+    if (plan.length >= slices.length) return 'skipped';
+    const fresh = await pooled(plan, PIECES_IN_FLIGHT_MAX, (p) => this.rewrite(p));
+    try {
+      const attr = await this.o.cluster.meta('compactChunk', { ino, chunk, old: slices, slices: fresh });
+      this.onCompacted(attr, chunk);
+      this.o.log.debug(`compacted inode ${ino} chunk ${chunk}: ${slices.length} slices -> ${fresh.length}`);
+      return 'compacted';
+    } catch (e) {
+      // The new blocks stay unreferenced; the collector takes them after the grace period.
+      if (toErrno(e, 'compactChunk') === 'EAGAIN') return 'raced';
+      throw e;
+    }
+  }
+
+  /** Reads one piece's bytes from the old blocks (one ranged read per block) and stores them as a new block. */
+  private async rewrite(p: Piece): Promise<Slice> {
+    const buf = Buffer.alloc(p.len); // zeros where a hole between extents is filled
+    const byBlock = new Map<BlockId, { from: number; to: number; parts: { at: number; off: number; len: number }[] }>();
+    for (const s of p.segs) {
+      if (!s.src) continue;
+      const a = Math.max(s.pos, p.pos), b = Math.min(s.pos + s.len, p.pos + p.len);
+      const off = s.src.off + (a - s.pos);
+      const r = byBlock.get(s.src.block) ?? { from: off, to: off, parts: [] };
+      r.from = Math.min(r.from, off);
+      r.to = Math.max(r.to, off + b - a);
+      r.parts.push({ at: a - p.pos, off, len: b - a });
+      byBlock.set(s.src.block, r);
+    }
+    await pooled([...byBlock.entries()], READS_IN_FLIGHT_MAX, async ([block, r]) => {
+      const data = await this.o.cluster.getBlock(block, r.from, r.to - r.from);
+      for (const part of r.parts) buf.set(data.subarray(part.off - r.from, part.off - r.from + part.len), part.at);
+    });
+    const block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
+    await this.o.cluster.putBlock(block, buf);
+    return { pos: p.pos, len: p.len, block, off: 0 };
+  }
+}

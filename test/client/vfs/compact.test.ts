@@ -1,0 +1,104 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { makeBlockId } from '../../../shared/block-id.js';
+import { silentLogger } from '../../../shared/log.js';
+import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
+import { ROOT_CRED } from '../../../shared/types.js';
+import { Compactor, planCompaction } from '../../../client/vfs/compact.js';
+import { Vfs } from '../../../client/vfs/vfs.js';
+import { O_CREAT, O_RDWR } from '../../../client/vfs/perms.js';
+import type { OpContext, VfsOptions } from '../../../client/vfs/types.js';
+import { FakeCluster } from './fake-cluster.js';
+
+const ROOT: OpContext = { uid: 0, gid: 0, groups: [], pid: 1 };
+const s = (pos: number, len: number, block = 'b', off = 0) => ({ pos, len, block, off });
+function must<T>(r: { ok: true; value: T } | { ok: false; errno: string }): T {
+  if (!r.ok) throw new Error(`unexpected ${r.errno}`);
+  return r.value;
+}
+async function setup() {
+  const cluster = await FakeCluster.create();
+  const o: VfsOptions = { cluster, clock: { nowMs: () => Date.now() }, randomHex: () => randomBytes(12).toString('hex'), log: silentLogger, pathTtlMs: 1000 };
+  return { cluster, vfs: new Vfs(o), o };
+}
+const until = async (f: () => Promise<boolean>, ms = 10_000) => {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (await f()) return true;
+  return false;
+};
+
+t.test('planCompaction: holes stay holes; overlapping slices become one extent; blocks ≤ BLOCK_BYTES_MAX', async (t) => {
+  const plan = planCompaction([s(0, 100, 'a'), s(50, 100, 'b'), s(1000, 10, 'c')]);
+  t.same(plan.map((p) => [p.pos, p.len]), [[0, 150], [1000, 10]]);
+  t.same(plan[0]!.segs.map((g) => g.src?.block), ['a', 'b']);
+  const big = planCompaction([s(0, BLOCK_BYTES_MAX, 'a'), s(BLOCK_BYTES_MAX, BLOCK_BYTES_MAX, 'b'), s(10, 2 * BLOCK_BYTES_MAX, 'c')]);
+  t.same(big.map((p) => [p.pos, p.len]), [[0, BLOCK_BYTES_MAX], [BLOCK_BYTES_MAX, BLOCK_BYTES_MAX], [2 * BLOCK_BYTES_MAX, 10]]);
+});
+
+t.test('planCompaction: past the extent limit the smallest gaps are filled (as zeros), the big holes kept', async (t) => {
+  const slices = [s(0, 1), s(10, 1), s(20, 1), s(1_000_000, 1), s(1_000_005, 1)];
+  const plan = planCompaction(slices, 2);
+  t.same(plan.map((p) => [p.pos, p.len]), [[0, 21], [1_000_000, 6]]);
+  const spread = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => s(i * 65_000, 1));
+  t.ok(planCompaction(spread).length <= 32 + 16, 'scattered bytes still compact far below the limit');
+});
+
+t.test('vfs: random 4 KiB writes are compacted in the background; contents match a reference', async (t) => {
+  const { cluster, vfs } = await setup();
+  const fileBytes = 2 * 1024 * 1024, ref = Buffer.alloc(fileBytes);
+  const fd = must(await vfs.create(ROOT, '/r', 0o644, O_CREAT | O_RDWR));
+  must(await vfs.write(ROOT, fd, fileBytes - 1, Buffer.alloc(1))); // the size is the reference's
+  for (let i = 0; i < 1500; i++) {
+    const off = Math.floor(Math.random() * (fileBytes / 4096)) * 4096, data = randomBytes(4096);
+    data.copy(ref, off);
+    must(await vfs.write(ROOT, fd, off, data));
+    if (i % 40 === 39) must(await vfs.flush(ROOT, fd));
+  }
+  must(await vfs.flush(ROOT, fd));
+  const ino = vfs.files.handle(fd).ino;
+  await vfs.files.compactor.compact(ino, 0); // the last commits may have left fewer than the check interval
+  const before = await cluster.meta('getattr', { ino });
+  t.ok(await until(async () => (await cluster.meta('readChunk', { ino, chunk: 0 })).slices.length < 64), 'the chunk ends up with few slices');
+  t.ok((cluster.calls.get('compactChunk') ?? 0) > 0, 'compactChunk was used');
+  const after = await cluster.meta('getattr', { ino });
+  t.same([after.size, after.mtime], [before.size, before.mtime], 'compaction is not a write');
+  t.ok(must(await vfs.read(ROOT, fd, 0, fileBytes)).equals(ref), 'reads match after compaction');
+  must(await vfs.release(ROOT, fd));
+});
+
+t.test('vfs: a chunk full of slices (EFBIG) is compacted and the write still commits', async (t) => {
+  const { cluster, vfs } = await setup();
+  const fd = must(await vfs.create(ROOT, '/full', 0o644, O_CREAT | O_RDWR));
+  const ino = vfs.files.handle(fd).ino;
+  // Another writer filled the chunk with disjoint 1-byte slices, up to the limit.
+  const block = makeBlockId(Date.now(), 'ab'.repeat(8));
+  await cluster.putBlock(block, Buffer.from('x'));
+  const slices = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => ({ chunk: 0, pos: i * 100, len: 1, block, off: 0 }));
+  await cluster.meta('commitWrite', { ino, slices, cred: ROOT_CRED });
+  must(await vfs.write(ROOT, fd, 50, Buffer.from('y')));
+  must(await vfs.flush(ROOT, fd));
+  const after = (await cluster.meta('readChunk', { ino, chunk: 0 })).slices;
+  t.ok(after.length < 64, `compacted to ${after.length} slices`);
+  const back = must(await vfs.read(ROOT, fd, 0, 300));
+  t.same([back[0], back[50], back[100], back[200], back[1]], [0x78, 0x79, 0x78, 0x78, 0]);
+  must(await vfs.release(ROOT, fd));
+});
+
+t.test('Compactor: EAGAIN when the chunk changed between read and commit is retried with a fresh read', async (t) => {
+  const { cluster, o } = await setup();
+  const f = await cluster.meta('mknod', { parent: 1, name: 'c', mode: 0o100644, rdev: 0, cred: ROOT_CRED });
+  const block = makeBlockId(Date.now(), 'cd'.repeat(8));
+  await cluster.putBlock(block, randomBytes(1000));
+  await cluster.meta('commitWrite', { ino: f.ino, slices: Array.from({ length: 10 }, (_, i) => ({ chunk: 0, pos: i * 10, len: 10, block, off: i * 10 })), cred: ROOT_CRED });
+  const c = new Compactor(o);
+  const real = cluster.meta.bind(cluster);
+  let raced = false;
+  cluster.meta = (async (op: string, args: never) => {
+    if (op === 'compactChunk' && !raced) { // a truncate lands between the compactor's read and its commit
+      raced = true;
+      await real('setattr', { ino: f.ino, size: 55, cred: ROOT_CRED });
+    }
+    return real(op as never, args);
+  }) as typeof cluster.meta;
+  t.equal(await c.compact(f.ino, 0, 1), 'compacted');
+  t.same((await real('readChunk', { ino: f.ino, chunk: 0 })).slices.map((x) => [x.pos, x.len]), [[0, 55]]);
+});
