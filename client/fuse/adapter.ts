@@ -18,7 +18,7 @@ const errnoNumber = fuseErrno;
 export function toStat(a: Attr): Stat {
   return {
     mode: a.mode, uid: a.uid, gid: a.gid, size: a.size, nlink: a.nlink, ino: a.ino, rdev: a.rdev,
-    blksize: BLKSIZE, blocks: Math.ceil(a.size / 512), dev: 0,
+    blksize: BLKSIZE, blocks: Math.ceil((a.allocBytes ?? a.size) / 512), dev: 0,
     atime: [a.atime[0], a.atime[1]], mtime: [a.mtime[0], a.mtime[1]], ctime: [a.ctime[0], a.ctime[1]],
   };
 }

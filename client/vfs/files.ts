@@ -128,7 +128,12 @@ export class Files {
     if (!st.writer.dirty) return a;
     const t = timeFromMs(st.writer.lastWriteMs);
     const later = compareTime(t, a.mtime) > 0 ? t : a.mtime;
-    return { ...a, size: Math.max(a.size, st.writer.pendingEnd()), mtime: later, ctime: compareTime(t, a.ctime) > 0 ? t : a.ctime };
+    const size = Math.max(a.size, st.writer.pendingEnd());
+    const out = { ...a, size, mtime: later, ctime: compareTime(t, a.ctime) > 0 ? t : a.ctime };
+    // Buffered bytes count as allocated (an overestimate where they overwrite): a file with data must
+    // never report 0 blocks, or tar and cp would take it for all holes.
+    if (a.allocBytes !== undefined) out.allocBytes = Math.min(size, a.allocBytes + st.writer.pendingBytes());
+    return out;
   }
 
   size(st: InodeState): number {

@@ -64,6 +64,13 @@ export class FileWriter {
     return end;
   }
 
+  /** Bytes buffered here and not committed yet (overlaps counted twice). */
+  pendingBytes(): number {
+    let n = 0;
+    for (const r of this.runs) n += r.len;
+    return n;
+  }
+
   /** Buffers a write. Synchronous up to the buffer, so writes keep their arrival order; then waits if too much is uploading. */
   async write(off: number, data: Uint8Array, cred: Cred): Promise<void> {
     if (this.error) throw new FsError(this.error, `an earlier upload of inode ${this.ino} failed`);

@@ -1,0 +1,63 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCluster } from '../../helpers/cluster.js';
+import { mountFs } from '../../helpers/mount.js';
+
+const MIB = 1024 * 1024;
+const WRITES = Number(process.env.TIDEFS_COMPACT_WRITES ?? 5000);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('mount: compaction and st_blocks on one 3-node cluster', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3 });
+  const m = await mountFs(t, cluster.urls);
+  const admin = await cluster.client();
+  t.teardown(() => admin.close());
+
+  t.test(`${WRITES} random 4 KiB writes into an 8 MiB file: contents match, the chunk ends with few slices`, async (t) => {
+    const f = join(m.dir, 'db');
+    const ref = randomBytes(8 * MIB);
+    const fd = openSync(f, 'w+');
+    try {
+      writeSync(fd, ref, 0, ref.length, 0);
+      for (let i = 0; i < WRITES; i++) {
+        const off = Math.floor(Math.random() * 2048) * 4096;
+        const page = randomBytes(4096);
+        page.copy(ref, off);
+        writeSync(fd, page, 0, 4096, off);
+        if (i % 500 === 499) fsyncSync(fd); // as a database checkpoints
+      }
+      fsyncSync(fd);
+      const st = fstatSync(fd);
+      t.equal(st.size, 8 * MIB);
+      t.equal(st.blocks, 16384, 'a fully written file: size/512 blocks');
+    } finally {
+      closeSync(fd);
+    }
+    const ino = statSync(f).ino;
+    let slices = Infinity;
+    for (let i = 0; i < 300 && slices >= 64; i++, await sleep(100)) slices = (await admin.call('readChunk', { ino, chunk: 0 })).slices.length;
+    t.ok(slices < 64, `the chunk holds ${slices} slices (< 64; without compaction: EFBIG after 1024)`);
+    t.ok(readFileSync(f).equals(ref), 'reads back byte for byte through the writing mount');
+    const other = await mountFs(t, cluster.urls, { strict: true });
+    t.ok(readFileSync(join(other.dir, 'db')).equals(ref), 'and through a fresh mount (from the cluster)');
+    await other.unmount();
+  });
+
+  t.test('st_blocks counts written bytes: a sparse file is small, a full one size/512', async (t) => {
+    const sparse = join(m.dir, 'sparse');
+    const fd = openSync(sparse, 'w');
+    writeSync(fd, Buffer.from('x'), 0, 1, 5 * 1024 * MIB);
+    closeSync(fd);
+    const s = statSync(sparse);
+    t.equal(s.size, 5 * 1024 * MIB + 1);
+    t.ok(s.blocks > 0 && s.blocks <= 8, `1 byte at 5 GiB: ${s.blocks} blocks`);
+    const full = join(m.dir, 'full');
+    const fd2 = openSync(full, 'w');
+    writeSync(fd2, randomBytes(MIB), 0, MIB, 0);
+    t.ok(fstatSync(fd2).blocks >= 2048, 'buffered bytes already count before the commit');
+    closeSync(fd2);
+    t.equal(statSync(full).blocks, 2048);
+  });
+});
