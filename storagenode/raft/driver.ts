@@ -179,6 +179,15 @@ export class RaftNode {
     return this.reads.request();
   }
 
+  /** Whether a linearizable read may run right now, with no wait: see ReadTracker.readyNow. */
+  readyForLocalRead(): boolean {
+    return !this.closedError() && this.core.role === 'leader' && this.reads.readyNow();
+  }
+
+  isLeader(): boolean {
+    return this.core.role === 'leader';
+  }
+
   addMember(m: NodeInfo): Promise<void> {
     return this.changeMembers({ type: 'add', node: { ...m } });
   }

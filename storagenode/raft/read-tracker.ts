@@ -61,6 +61,14 @@ export class ReadTracker {
     });
   }
 
+  /** The lease holds and everything committed is applied: a read may run at once (renews as request does). */
+  readyNow(): boolean {
+    const now = this.d.now();
+    if (now >= this.leaseUntil || this.d.committed() > this.d.applied()) return false;
+    if (this.leaseUntil - now < this.d.leaseMs / 2) this.startRound(true);
+    return true;
+  }
+
   /** Leadership changed: whatever we proved about followers is void. */
   dropLease(): void {
     this.leaseUntil = 0;

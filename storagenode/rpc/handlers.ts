@@ -17,6 +17,10 @@ import type { RepairService } from '../repair/service.js';
 export interface RaftApi {
   propose(data: Uint8Array): Promise<unknown>;
   readBarrier(): Promise<void>;
+  /** True when a read may run now without waiting (leader lease held, everything committed applied). */
+  readyForLocalRead?(): boolean;
+  /** Cheaper than status().role for the per-request leader check. */
+  isLeader?(): boolean;
   addMember(m: NodeInfo): Promise<unknown>;
   removeMember(id: string): Promise<unknown>;
   receive(msg: unknown): void;
@@ -93,7 +97,7 @@ class NodeHandlers {
   }
 
   private isLeader(): boolean {
-    return this.d.raft.status().role === 'leader';
+    return this.d.raft.isLeader?.() ?? this.d.raft.status().role === 'leader';
   }
 
   private fromRaftError(e: unknown, what: string): Outcome {
@@ -121,16 +125,27 @@ class NodeHandlers {
     }
   }
 
-  /** A linearizable read: the leader confirms it still leads (ReadIndex, §6.4) before reading. */
+  /**
+   * A linearizable read: the leader confirms it still leads before reading, from its lease when it
+   * holds one (dissertation §6.4.1, storagenode/raft/read-tracker.ts), else by a ReadIndex round (§6.4).
+   */
   private async read(op: MetaReadOp, args: unknown): Promise<Outcome> {
     if (!this.isLeader()) return this.notLeader();
+    if (!this.d.raft.readyForLocalRead?.()) {
+      const refused = await this.readBarrier(op);
+      if (refused) return refused;
+    }
+    if (op === 'statfs') return { ok: true, result: await this.statfs() };
+    return this.fsOutcome(await this.d.meta.query(op, args), op);
+  }
+
+  private async readBarrier(op: MetaReadOp): Promise<Outcome | undefined> {
     try {
       await withTimeout(this.d.raft.readBarrier(), this.d.proposeTimeoutMs ?? 10_000, 'read barrier not confirmed in time');
     } catch (e) {
       return this.fromRaftError(e, `${op} read barrier`);
     }
-    if (op === 'statfs') return { ok: true, result: await this.statfs() };
-    return this.fsOutcome(await this.d.meta.query(op, args), op);
+    return undefined;
   }
 
   /** Capacity over all members, divided by the replica count: every byte is stored R times. */
