@@ -159,6 +159,11 @@ declare module 'fuse-native' {
      * the synchronous part of a handler call (read it before any await); null outside one.
      */
     static context(): { uid: number; gid: number; pid: number; umask: number } | null;
+    /**
+     * patched: what the build supports. nullPath: ops with a file handle may get '' as the path (the
+     * file was unlinked while open), so mounting with hard_remove is safe.
+     */
+    static readonly features: { readonly nullPath: boolean };
   }
   export = Fuse;
 }

@@ -56,9 +56,17 @@ function contextSource(caller: CallerSource): () => OpContext {
 
 type Run = <T>(op: string, path: string, f: (c: OpContext) => Promise<FsResult<T>>, reply: (v: T) => void, cb: (r: number) => void) => void;
 
+/**
+ * Ops that act through a file handle. The binding passes them '' as the path for a file unlinked
+ * while open (hard_remove, Fuse.features.nullPath); every other op needs a name, and '' there would
+ * resolve to the root directory, so it is refused with ENOENT.
+ */
+const FH_OPS: ReadonlySet<string> = new Set(['read', 'write', 'flush', 'fsync', 'fsyncdir', 'release', 'fgetattr', 'ftruncate', 'lock', 'flock']);
+
 /** Runs one op: the caller's context, access log, errno mapping, and the reply built from the value. */
 function runner(ctx: () => OpContext, log: Logger): Run {
   return function run(op, path, f, reply, cb) {
+    if (path === '' && !FH_OPS.has(op)) return cb(errnoNumber('ENOENT'));
     const t0 = performance.now();
     let errno: Errno | null = null;
     f(ctx()).then((r) => {

@@ -27,10 +27,11 @@ export interface MountSettings {
  *   size are unchanged): close-to-open, cheaply.
  * - --strict: entry_timeout=0 and no auto_cache, so the page cache is dropped at every open; not
  *   direct_io, which would break shared writable mmap.
- * hard_remove only when the binding sets nullpath_ok (Fuse.features.nullPath): without it libfuse 2.9
- * fails every op on an unlinked open file with ENOENT, so the default rename to .fuse_hiddenN is
- * kept. With it, unlink is real and the cluster keeps the inode alive while a session has it open
- * (fd ops here never need the path).
+ * - no hard_remove, although the binding accepts null paths (Fuse.features.nullPath): with it, fstat,
+ *   fchmod and fchown of an unlinked open file fail with ENOENT (the kernel sends them by inode, without
+ *   the file handle, and libfuse has no path left). libfuse's rename to .fuse_hiddenN is instead turned
+ *   into a real unlink on the cluster, the hidden name kept only in this client (Vfs.hideOpen): no
+ *   mount lists it, and the cluster keeps the inode while this session has it open.
  */
 export function tidefsMountOptions(s: MountSettings): MountOptions {
   return {
@@ -47,7 +48,7 @@ export function tidefsMountOptions(s: MountSettings): MountOptions {
     entryTimeoutSec: s.strict ? 0 : 1,
     negativeTimeoutSec: 0,
     autoCache: !s.strict,
-    hardRemove: nullPathSupported(),
+    hardRemove: false,
     debug: s.debug,
     directIo: s.directIo ?? false,
   };

@@ -4,6 +4,8 @@ import { ROOT_INO, type Attr, type Ino } from '../../shared/types.js';
 import type { ClusterApi, VfsClock } from './types.js';
 
 const ENTRIES_MAX = 20_000;
+/** The names libfuse 2.9 gives open files it "unlinks" by renaming (".fuse_hidden" + 8 + 8 hex digits). */
+const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
 
 interface Entry {
   ino: Ino;
@@ -23,6 +25,8 @@ interface Entry {
 export class PathCache {
   private readonly entries = new Map<string, Entry>();
   private readonly byIno = new Map<Ino, Set<string>>();
+  /** libfuse's hidden names of files unlinked while open here → their inodes (see Vfs.rename). */
+  private readonly hidden = new Map<string, Ino>();
 
   constructor(private readonly cluster: ClusterApi, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
@@ -39,9 +43,27 @@ export class PathCache {
     return e && e.expiresMs > this.clock.nowMs() ? e : undefined;
   }
 
+  /** Whether `path` names what libfuse renames an open file to when it is unlinked. */
+  static isHiddenPath(path: string): boolean {
+    return HIDDEN_NAME.test(path.slice(path.lastIndexOf('/') + 1));
+  }
+
+  /** libfuse now calls the unlinked open inode `path`; no name on the cluster stands for it. */
+  hide(path: string, ino: Ino): void {
+    this.hidden.set(path, ino);
+  }
+  /** The inode behind a hidden path, if it is one; `drop` forgets it (libfuse's final unlink). */
+  hiddenIno(path: string, drop = false): Ino | undefined {
+    const ino = this.hidden.get(path);
+    if (drop) this.hidden.delete(path);
+    return ino;
+  }
+
   /** The inode of a directory path (or any path), through cached entries where fresh. */
   async ino(path: string): Promise<Ino> {
     if (path === '/' || path === '') return ROOT_INO;
+    const h = this.hidden.get(path);
+    if (h !== undefined) return h;
     const hit = this.fresh(path);
     if (hit) return hit.ino;
     const { parent, name } = PathCache.split(path);
@@ -50,6 +72,8 @@ export class PathCache {
 
   /** The attributes of a path: from the cache if fresh, unless `fresh` (open: close-to-open). */
   async attr(path: string, fresh = false): Promise<Attr> {
+    const h = this.hidden.get(path);
+    if (h !== undefined) return this.cluster.meta('getattr', { ino: h }); // fstat of an unlinked open file
     if (!fresh) {
       const hit = this.fresh(path);
       if (hit?.attr) return hit.attr;

@@ -117,6 +117,8 @@ export class Vfs {
 
   unlink(ctx: OpContext, path: string): Promise<FsResult<void>> {
     return this.run(`unlink ${path}`, async () => {
+      // libfuse's last close of a file it hid (see rename): the cluster unlinked it already.
+      if (this.paths.hiddenIno(path, true) !== undefined) return;
       const { parent, name } = await this.parentOf(path);
       const cached = this.paths.cachedIno(path);
       try {
@@ -142,6 +144,7 @@ export class Vfs {
 
   rename(ctx: OpContext, from: string, to: string, flags = 0): Promise<FsResult<void>> {
     return this.run(`rename ${from} ${to}`, async () => {
+      if (PathCache.isHiddenPath(to) && !flags) return this.hideOpen(ctx, from, to);
       const a = await this.parentOf(from);
       const b = await this.parentOf(to);
       const moved = this.paths.cachedIno(from);
@@ -155,6 +158,20 @@ export class Vfs {
         this.attrStale(replaced); // its link count dropped
       }
     });
+  }
+
+  /**
+   * libfuse 2.9 does not unlink a file that is open here: it renames it to .fuse_hiddenN and unlinks
+   * that at the last close (hard_remove would avoid that, but then fstat, fchmod and fchown of the
+   * open file fail with ENOENT, since the kernel sends them without the file handle). So the rename
+   * becomes a real unlink on the cluster, which keeps the inode while this session has it open, and
+   * the hidden name lives only here: no mount ever lists it, and its ops reach the inode.
+   */
+  private async hideOpen(ctx: OpContext, from: string, to: string): Promise<void> {
+    const ino = (await this.paths.attr(from, true)).ino;
+    await this.registrations.get(ino); // the cluster must know it is open before the name goes
+    await this.unlink(ctx, from).then((r) => { if (!r.ok) throw new FsError(r.errno); });
+    this.paths.hide(to, ino);
   }
 
   /** chmod, chown, utimens and truncate by path all end here: one setattr entry. */
