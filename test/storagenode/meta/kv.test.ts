@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Kv } from '../../../storagenode/meta/kv.js';
 import { prefixRange } from '../../../storagenode/meta/kv.js';
+import { CachedKv } from '../../../storagenode/meta/cached-kv.js';
 import { LevelKv } from '../../../storagenode/meta/level-kv.js';
 import { MemKv } from '../../../storagenode/meta/mem-kv.js';
 import { Tx } from '../../../storagenode/meta/tx.js';
@@ -22,7 +23,24 @@ const engines: [string, () => Promise<{ kv: Kv; done: () => Promise<void> }>][] 
     const kv = await LevelKv.open(dir);
     return { kv, done: async () => { await kv.close(); rmSync(dir, { recursive: true, force: true }); } };
   }],
+  // A tiny cache, so the suite also runs through its generation rotation.
+  ['cached memory', async () => ({ kv: new CachedKv(new MemKv(), 4), done: async () => {} })],
 ];
+
+t.test('cached: a deleted key reads as absent even while an older generation still holds its value', async (t) => {
+  const store = new MemKv();
+  const kv = new CachedKv(store, 8);
+  await kv.write([{ type: 'put', key: b('k'), value: b('v1') }]);
+  for (let i = 0; i < 4; i++) await kv.write([{ type: 'put', key: b(`f${i}`), value: b('x') }]); // rotates: k is old
+  await kv.write([{ type: 'del', key: b('k') }]);
+  t.equal(await kv.get(b('k')), undefined);
+  await kv.write([{ type: 'put', key: b('k'), value: b('v2') }]);
+  for (let i = 0; i < 8; i++) t.equal((await kv.get(b(`f${i % 4}`)))?.toString(), 'x');
+  t.equal((await kv.get(b('k')))?.toString(), 'v2');
+  t.equal((await store.get(b('k')))?.toString(), 'v2', 'writes go through to the store');
+  await kv.clear({});
+  t.equal(await kv.get(b('k')), undefined, 'clear forgets cached values');
+});
 
 for (const [name, make] of engines) {
   t.test(`${name}: orders keys by bytes, ranges by prefix, limits and bounds`, async (t) => {
