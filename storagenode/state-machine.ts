@@ -27,6 +27,14 @@ export interface StateMachine {
    * the node, because skipping an entry would fork the replicas.
    */
   apply(entry: AppliedEntry): Promise<unknown>;
+  /**
+   * Optional, with whenStored: as apply(), but resolves as soon as the result is final, before the
+   * entry is stored. The driver then acknowledges the proposal at once (it is durable in a quorum's
+   * log) and moves its applied index and releases reads (which read the store) only at whenStored().
+   */
+  applyEarly?(entry: AppliedEntry): Promise<unknown>;
+  /** Resolves once everything applyEarly() has answered is stored; rejects if storing failed. */
+  whenStored?(): Promise<void>;
   /** A consistent image of the state as of applied(), taken without blocking later applies. */
   exportSnapshot(): SnapshotImage;
   /** Replaces the whole state with an image; afterwards applied() is {index, term}. */

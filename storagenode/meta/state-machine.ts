@@ -27,8 +27,18 @@ function rootInode(): InodeRec {
   };
 }
 
+/** A batch's effects, computed and not yet stored. */
+interface Computed {
+  tx: Tx;
+  results: unknown[];
+  grants: { session: string; waiter: number }[][];
+  applied: AppliedRec;
+}
+
 interface PendingApply {
   entry: AppliedEntry;
+  /** Resolve once the result is final rather than once stored (applyEarly). */
+  early: boolean;
   resolve(v: unknown): void;
   reject(e: Error): void;
 }
@@ -46,6 +56,8 @@ export class MetaStateMachine implements StateMachine {
   private chain: Promise<unknown> = Promise.resolve();
   /** Entries waiting for the next batch, in log order. */
   private pending: PendingApply[] = [];
+  /** The latest batch write (see whenStored). */
+  private stored: Promise<void> = Promise.resolve();
   /** Set while an apply's batch is being written: snapshots taken then wait for it (see exportSnapshot). */
   private inFlight: { entry: AppliedRec; waiters: ((s: KvSnapshot) => void)[] } | undefined;
   /**
@@ -97,11 +109,20 @@ export class MetaStateMachine implements StateMachine {
 
   /**
    * Serialised: each batch lands before the next one is computed. Entries given while a batch is
-   * queued or being written join the next one.
+   * queued or being written join the next one. Resolves once the entry is stored.
    */
   apply(entry: AppliedEntry): Promise<unknown> {
+    return this.enqueue(entry, false);
+  }
+
+  /** As apply(), but resolves as soon as the result is final, before it is stored (see whenStored). */
+  applyEarly(entry: AppliedEntry): Promise<unknown> {
+    return this.enqueue(entry, true);
+  }
+
+  private enqueue(entry: AppliedEntry, early: boolean): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry, resolve, reject });
+      this.pending.push({ entry, early, resolve, reject });
       if (this.pending.length > 1) return; // a batch run is already queued for these
       const run = this.chain.then(() => this.applyPending());
       this.chain = run.catch(() => undefined);
@@ -111,16 +132,39 @@ export class MetaStateMachine implements StateMachine {
   private async applyPending(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    let done: Computed;
     try {
-      const results = await this.applyBatch(batch.map((p) => p.entry));
-      batch.forEach((p, k) => p.resolve(results[k]));
+      done = await this.computeBatch(batch.map((p) => p.entry));
     } catch (e) {
       for (const p of batch) p.reject(e as Error);
+      return;
     }
+    if (done.applied === this.appliedRec) return batch.forEach((p, k) => p.resolve(done.results[k]));
+    const stored = this.storeBatch(done);
+    this.stored = stored; // whenStored() follows the latest write
+    stored.catch(() => {}); // its failure reaches whoever waits on whenStored(), and the chain
+    // The results are final and every later batch is computed after this write: proposers may learn
+    // them now. Readers wait for applied(), which moves only once the write has landed.
+    batch.forEach((p, k) => p.early && p.resolve(done.results[k]));
+    try {
+      await stored;
+    } catch (e) {
+      for (const p of batch) if (!p.early) p.reject(e as Error);
+      throw e;
+    }
+    batch.forEach((p, k) => !p.early && p.resolve(done.results[k]));
   }
 
-  /** Runs each entry in a Tx of its own over the batch's writes so far, then stores them all at once. */
-  private async applyBatch(entries: AppliedEntry[]): Promise<unknown[]> {
+  /**
+   * Resolves once every batch whose results apply() has handed out is stored and applied() covers
+   * it; rejects if storing failed (the node must stop then: the entries are in the Raft log only).
+   */
+  whenStored(): Promise<void> {
+    return this.stored;
+  }
+
+  /** Runs each entry in a Tx of its own over the batch's writes so far. */
+  private async computeBatch(entries: AppliedEntry[]): Promise<Computed> {
     const batch = new Tx(this.kv, [0, 0], 0);
     const results: unknown[] = [];
     const grants: { session: string; waiter: number }[][] = [];
@@ -136,22 +180,25 @@ export class MetaStateMachine implements StateMachine {
       results.push(result);
       applied = { index: entry.index, term: entry.term };
     }
-    if (applied === this.appliedRec) return results;
-    batch.putVal(K.applied(), applied);
-    this.inFlight = { entry: applied, waiters: [] };
+    return { tx: batch, results, grants, applied };
+  }
+
+  /** Stores a computed batch with its applied index in one write, then moves applied(). */
+  private async storeBatch(done: Computed): Promise<void> {
+    done.tx.putVal(K.applied(), done.applied);
+    this.inFlight = { entry: done.applied, waiters: [] };
     try {
-      await this.kv.write(batch.ops());
+      await this.kv.write(done.tx.ops());
     } finally {
       const waiters = this.inFlight.waiters;
       this.inFlight = undefined;
       // Same tick as the write's completion: no later apply can slip in before these snapshots.
       for (const w of waiters) w(this.kv.snapshot());
     }
-    this.appliedRec = applied;
-    const c = await batch.getVal<Counters>(K.counters());
+    this.appliedRec = done.applied;
+    const c = await done.tx.getVal<Counters>(K.counters());
     if (c) this.counters = c;
-    for (const g of grants) this.onLockGrants(g);
-    return results;
+    for (const g of done.grants) this.onLockGrants(g);
   }
 
   /** One entry's command in its own Tx (a failed op leaves only what execute() keeps). */

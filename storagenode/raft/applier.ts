@@ -77,10 +77,14 @@ export class Applier {
       assert(e.index === this.next + 1, `apply of ${e.index} after ${this.next}`);
       this.next = e.index;
       // Configuration entries reach the state machine as no-ops so its applied index stays contiguous.
-      runs.push(this.sm.apply({ index: e.index, term: e.term, data: e.type === 'conf' ? new Uint8Array(0) : e.data }));
+      const entry = { index: e.index, term: e.term, data: e.type === 'conf' ? new Uint8Array(0) : e.data };
+      runs.push(this.sm.applyEarly && this.sm.whenStored ? this.sm.applyEarly(entry) : this.sm.apply(entry));
     }
     const results = await Promise.all(runs);
+    // Proposers may learn results before the state machine has stored them (acknowledged = in a
+    // quorum's log); reads and compaction wait for the store.
     for (let k = 0; k < batch.length; k++) this.hooks.applied(batch[k]!, results[k]);
+    await this.sm.whenStored?.();
     this.hooks.appliedTo(batch[batch.length - 1]!.index);
   }
 }
