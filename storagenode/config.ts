@@ -1,6 +1,7 @@
 import { CLUSTER_ID_DEFAULT } from '../shared/protocol/handshake.js';
 import { BLOCK_COMMIT_AGE_MS_MAX, REPLICAS_DEFAULT } from '../shared/limits.js';
 import type { NodeInfo } from '../shared/types.js';
+import { BLOCK_STORE_DEFAULT, BLOCK_STORE_KINDS, type BlockStoreKind } from './blocks/block-store.js';
 
 /** Everything one storage node is started with; from flags, a JSON file with the same keys, or both. */
 export interface NodeConfig {
@@ -32,6 +33,8 @@ export interface NodeConfig {
   scrubBytesPerSec: number;
   /** Joining an existing cluster: the Raft membership comes from the leader (after `tidefs node add`), not --peers. */
   join: boolean;
+  /** Block store backend (storagenode/blocks/README.md); a data dir keeps the one it was made with. */
+  blockStore: BlockStoreKind;
 }
 
 export class ConfigError extends Error {
@@ -44,7 +47,7 @@ export class ConfigError extends Error {
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const NUMERIC_KEYS = ['snapshotEntries', 'snapshotKeepEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs',
   'lostAfterMs', 'repairEveryMs', 'repairBytesPerSec', 'scrubEveryMs', 'scrubBytesPerSec'] as const;
-const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config', 'join'] as const;
+const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config', 'join', 'blockStore'] as const;
 const KEYS: ReadonlySet<string> = new Set<string>([...NUMERIC_KEYS, ...STRING_KEYS]);
 
 /** `--snapshot-entries` → `snapshotEntries`, so flags and the JSON file share one set of names. */
@@ -102,6 +105,12 @@ function parseBool(key: string, v: unknown): boolean {
   throw new ConfigError(`${key} must be true or false, not ${JSON.stringify(v)}`);
 }
 
+function parseBlockStore(v: unknown): BlockStoreKind {
+  if (v === undefined) return BLOCK_STORE_DEFAULT;
+  if ((BLOCK_STORE_KINDS as readonly unknown[]).includes(v)) return v as BlockStoreKind;
+  throw new ConfigError(`--block-store must be ${BLOCK_STORE_KINDS.join(' or ')}, not ${JSON.stringify(v)}`);
+}
+
 function positiveInt(key: string, v: unknown): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${key} must be a positive integer, not ${JSON.stringify(v)}`);
@@ -134,6 +143,7 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
     scrubEveryMs: raw.scrubEveryMs === undefined ? 6 * 3600_000 : positiveInt('scrubEveryMs', raw.scrubEveryMs),
     scrubBytesPerSec: raw.scrubBytesPerSec === undefined ? 16 * 1024 * 1024 : positiveInt('scrubBytesPerSec', raw.scrubBytesPerSec),
     join: parseBool('join', raw.join),
+    blockStore: parseBlockStore(raw.blockStore),
   };
   for (const k of ['snapshotEntries', 'snapshotKeepEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs'] as const) {
     if (raw[k] !== undefined) cfg[k] = positiveInt(k, raw[k]);
@@ -151,8 +161,9 @@ export const NODE_USAGE = `usage: tidefs node --id ID --listen HOST:PORT --data 
                    [--tick-ms MS] [--election-ticks N] [--heartbeat-ticks N]
                    [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS] [--join]
                    [--lost-after-ms MS] [--repair-every-ms MS] [--repair-bytes-per-sec N]
-                   [--scrub-every-ms MS] [--scrub-bytes-per-sec N]
+                   [--scrub-every-ms MS] [--scrub-bytes-per-sec N] [--block-store blob|level]
 --join: a new node joining a running cluster (add it with \`tidefs node add\` on the cluster);
 --lost-after-ms (default 300000): a member unreachable this long is declared lost and its blocks re-replicated.
+--block-store (default ${BLOCK_STORE_DEFAULT}): how this node stores blocks; a data dir made with one backend refuses the other.
 A config file holds the same keys as JSON (e.g. {"id": "n1", "listen": "127.0.0.1:7101", ...});
 flags override it.`;

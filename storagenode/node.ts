@@ -4,7 +4,7 @@ import type { Logger } from '../shared/log.js';
 
 import type { NodeInfo } from '../shared/types.js';
 import type { BlockStore } from './blocks/block-store.js';
-import { LevelBlockStore } from './blocks/level-store.js';
+import { openBlockStore } from './blocks/backend.js';
 import type { NodeConfig } from './config.js';
 import { encodeCommand, MetaStateMachine } from './meta/index.js';
 import { PeerLinks } from './peers/links.js';
@@ -39,7 +39,7 @@ export class StorageNode {
     const meta = await MetaStateMachine.open(join(cfg.data, 'meta'));
     const lockWaiters = new LockWaiters(log.child('locks'));
     meta.onLockGrants = (grants) => lockWaiters.granted(grants); // every replica; pushes only where a client waits
-    const blocks = await LevelBlockStore.open({ path: join(cfg.data, 'blocks'), log: log.child('blocks') });
+    const blocks = await openBlockStore(cfg.blockStore, join(cfg.data, 'blocks'), log.child('blocks'));
     const peers = new PeerLinks({ selfId: cfg.id, cluster: cfg.cluster, logger: log.child('peers') });
     const raft = await RaftNode.open({
       // A joining node starts as a learner with the running cluster as its bootstrap list: the leader's

@@ -2,13 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { BlobBlockStore } from './blob-store.js';
-import type { BlockStore } from './block-store.js';
 import { LevelBlockStore } from './level-store.js';
-
-export const BLOCK_STORE_KINDS = ['blob', 'level'] as const;
-export type BlockStoreKind = (typeof BLOCK_STORE_KINDS)[number];
-/** blob: measured 2–4× faster for 1–4 MiB blocks on one shared disk (README.md in this folder). */
-export const BLOCK_STORE_DEFAULT: BlockStoreKind = 'blob';
+import type { BlockStore, BlockStoreKind } from './block-store.js';
+export { BLOCK_STORE_DEFAULT, BLOCK_STORE_KINDS, type BlockStoreKind } from './block-store.js';
 
 /** A store made by the other backend, found where this node was told to open its blocks. */
 export class BlockStoreKindError extends Error {

@@ -1,5 +1,11 @@
 import type { BlockId } from '../../shared/types.js';
 
+/** The node's block store backends (backend.ts opens them); here so config parsing imports no I/O. */
+export const BLOCK_STORE_KINDS = ['blob', 'level'] as const;
+export type BlockStoreKind = (typeof BLOCK_STORE_KINDS)[number];
+/** blob: puts measured 2–4× faster than level for 64 KiB–4 MiB blocks (README.md in this folder). */
+export const BLOCK_STORE_DEFAULT: BlockStoreKind = 'blob';
+
 /** One stored block as a scan sees it: enough for garbage collection and repair without reading it. */
 export interface BlockEntry {
   id: BlockId;

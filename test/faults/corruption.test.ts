@@ -1,22 +1,18 @@
-import { Level } from 'level';
 import { join } from 'node:path';
 import t from 'tap';
 import { RpcError } from '../../shared/rpc/rpc-error.js';
 import { startCluster } from '../helpers/cluster.js';
 import { mountFs } from '../helpers/mount.js';
+import { flipRecordByte, lastPayloadByte } from '../storagenode/blocks/segment-tools.js';
 import { tidefs, Workload } from './helpers.js';
 
-/** Flips the last byte of each block's stored bytes in a stopped node's LevelDB (layout: storagenode/blocks/README.md). */
+/**
+ * Flips the last byte of each block's stored bytes in a stopped node's blob store (the default
+ * backend): in its segment file, where a bad sector or a stray write would hit (layout:
+ * storagenode/blocks/README.md).
+ */
 async function corrupt(dataDir: string, ids: string[]): Promise<void> {
-  const db = new Level<string, Buffer>(join(dataDir, 'blocks'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
-  await db.open();
-  for (const id of ids) {
-    const v = await db.get(`d/${id}`);
-    if (!v) throw new Error(`no d/${id}`);
-    v[v.length - 1] ^= 0xff;
-    await db.put(`d/${id}`, v, { sync: true });
-  }
-  await db.close();
+  for (const id of ids) flipRecordByte(join(dataDir, 'blocks'), id, lastPayloadByte, 0xff);
 }
 
 t.test('faults: a corrupted copy is detected on read and by scrub, and repaired from a good replica', async (t) => {

@@ -1,11 +1,14 @@
-// Block store baseline: put/get throughput of LevelBlockStore with sync, by block size, and the gain of
-// group commit. Run through scripts/bench-blocks; not part of the test suite (no .test.ts suffix).
+// Block store benchmark: put/get throughput of a backend (--backend=blob|level|both) with sync, by block
+// size, the gain of group commit, and the raw disk (O_DSYNC 4 MiB writes) for scale. Run through
+// scripts/bench-blocks; not part of the test suite (no .test.ts suffix).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBlockId } from '../../../shared/block-id.js';
+import { BlobBlockStore } from '../../../storagenode/blocks/blob-store.js';
 import { LevelBlockStore, type LevelBlockStoreOptions } from '../../../storagenode/blocks/level-store.js';
+import type { SuiteStore } from './block-store-suite.js';
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 const TOTAL_MIB = arg('mib', 256); // data written per size and mode
@@ -15,6 +18,14 @@ const sizesArg = process.argv.find((a) => a.startsWith('--sizes='))?.split('=')[
 const SIZES = sizesArg ? sizesArg.split(',').map((k) => Number(k) << 10) : [4 << 20, 1 << 20, 64 << 10, 4 << 10];
 const WBUF_MIB = arg('wbuf', 0); // LevelDB memtable MiB; 0 keeps the store's default
 const tuning: Partial<LevelBlockStoreOptions> = WBUF_MIB > 0 ? { writeBufferBytes: WBUF_MIB << 20 } : {};
+const backendArg = process.argv.find((a) => a.startsWith('--backend='))?.split('=')[1] ?? 'both';
+const BACKENDS = backendArg === 'both' ? ['level', 'blob'] : [backendArg];
+type Opts = { groupCommit?: boolean };
+const openers: Record<string, (path: string, o: Opts) => Promise<SuiteStore>> = {
+  level: (path, o) => LevelBlockStore.open({ path, ...tuning, ...o }),
+  blob: (path, o) => BlobBlockStore.open({ path, ...o }),
+};
+let backend = 'level';
 
 const pool = randomBytes(8 << 20);
 let seq = 0;
@@ -33,13 +44,14 @@ async function timed(n: number, conc: number, task: (i: number) => Promise<unkno
 
 function row(what: string, size: number, n: number, secs: number, extra = ''): void {
   const mbs = (n * size) / secs / 1e6;
+  what = `${backend} ${what}`;
   const kib = size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
   console.log(`${what.padEnd(34)} ${kib.padStart(6)}  ${mbs.toFixed(0).padStart(6)} MB/s  ${(n / secs).toFixed(0).padStart(6)} ops/s  ${extra}`);
 }
 
-async function withStore<T>(opts: Partial<LevelBlockStoreOptions>, f: (s: LevelBlockStore) => Promise<T>): Promise<T> {
+async function withStore<T>(opts: Opts, f: (s: SuiteStore) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(dirArg ?? tmpdir(), 'tidefs-bench-'));
-  const s = await LevelBlockStore.open({ path: dir, ...tuning, ...opts });
+  const s = await openers[backend]!(dir, opts);
   try {
     return await f(s);
   } finally {
@@ -70,6 +82,25 @@ async function benchSize(size: number): Promise<void> {
   });
 }
 
-console.log(`LevelBlockStore, sync: true, ${TOTAL_MIB} MiB per size (4000 blocks at most), ${CONC} in flight, ` +
-  `memtable ${WBUF_MIB || 'default'} MiB, node ${process.version}`);
-for (const size of SIZES) await benchSize(size);
+/** The disk's own sequential rate with O_DSYNC 4 MiB writes: what a block store can approach at best. */
+function rawDisk(): void {
+  const dir = mkdtempSync(join(dirArg ?? tmpdir(), 'tidefs-bench-'));
+  const fd = openSync(join(dir, 'raw'), constants.O_WRONLY | constants.O_CREAT | constants.O_DSYNC);
+  const n = Math.max(16, TOTAL_MIB >> 2), t0 = performance.now();
+  for (let i = 0; i < n; i++) writeSync(fd, pool.subarray(0, 4 << 20));
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  backend = 'raw';
+  row('O_DSYNC 4 MiB writes, sequential', 4 << 20, n, (performance.now() - t0) / 1000);
+}
+
+console.log(`backends ${BACKENDS.join(', ')}, sync: true, ${TOTAL_MIB} MiB per size (4000 blocks at most), ${CONC} in flight, ` +
+  `level memtable ${WBUF_MIB || 'default'} MiB, node ${process.version}`);
+rawDisk();
+for (const size of SIZES) {
+  for (const b of BACKENDS) {
+    backend = b;
+    await benchSize(size);
+  }
+}
+rawDisk();
