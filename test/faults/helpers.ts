@@ -1,12 +1,13 @@
-import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NodeStatus } from '../../shared/protocol/ops.js';
 import { TEST_CLUSTER_ID, type TestCluster } from '../helpers/cluster.js';
 
-const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const here = dirname(fileURLToPath(import.meta.url));
+const distRoot = resolve(here, '..', '..');
 
 /**
  * Runs the storage CLI (what bin/tidefs runs) from the compiled tree these tests come from; returns the
@@ -21,47 +22,52 @@ export function tidefs(args: string[], timeoutMs = 180_000): { code: number; out
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Writers through a mount that remember what was acknowledged: a file counts once writeFile (open,
  * write, close = flush) resolved, with its checksum. Every I/O error the application sees is kept.
+ * The writers run in a child process (workload-writer.ts says why: the test process must hold no
+ * file of the mount open while it forks nodes and carries the proxied peer links).
  */
 export class Workload {
   readonly acked = new Map<string, string>(); // path → sha256
   readonly errors: string[] = [];
   readonly latencies: { atMs: number; ms: number }[] = [];
   bytes = 0;
-  private stopped = false;
-  private runs: Promise<void>[] = [];
-  private n = 0;
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
 
   constructor(private readonly dir: string, private readonly sizeMax = 300_000) {}
 
   start(writers = 2): void {
-    for (let w = 0; w < writers; w++) this.runs.push(this.loop(w));
-  }
-
-  private async loop(w: number): Promise<void> {
-    while (!this.stopped) {
-      const name = `w${w}-${this.n++}`;
-      const data = randomBytes(1 + Math.floor(Math.random() * this.sizeMax));
-      const t0 = Date.now();
-      try {
-        await writeFile(join(this.dir, name), data);
-        this.acked.set(name, sha(data));
-        this.bytes += data.length;
-      } catch (e) {
-        this.errors.push(`${name}: ${(e as Error).message}`);
+    const child = spawn(process.execPath, [join(here, 'workload-writer.js'), this.dir, String(this.sizeMax), String(writers)],
+      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = child;
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+    child.on('message', (m: { name: string; sha?: string; bytes?: number; error?: string; atMs: number; ms: number }) => {
+      if (m.error !== undefined) this.errors.push(`${m.name}: ${m.error}`);
+      else {
+        this.acked.set(m.name, m.sha!);
+        this.bytes += m.bytes!;
       }
-      this.latencies.push({ atMs: t0, ms: Date.now() - t0 });
-      await sleep(20);
-    }
+      this.latencies.push({ atMs: m.atMs, ms: m.ms });
+    });
+    child.unref(); // a failed test must not hang on it; it exits when this process goes (IPC disconnect)
+    (child.channel as { unref?(): void } | undefined)?.unref?.();
   }
 
+  /** Lets the writers finish the file they are on, then waits for the process to end. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.runs);
+    const c = this.child;
+    if (!c) return;
+    if (c.connected) c.send('stop');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, 180_000)))]);
+    clearTimeout(timer);
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL'); // by PID: only the writer this Workload started
+      await this.exited;
+    }
   }
 
   /** The longest single file write+close that started in [fromMs, toMs]. */
