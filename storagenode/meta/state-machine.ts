@@ -12,7 +12,7 @@ import { MemKv } from './mem-kv.js';
 import { pack, unpack, type AppliedRec, type Counters, type InodeRec } from './records.js';
 import { runQuery } from './reads.js';
 import { imageChunks, restoreImage } from './snapshot.js';
-import { Tx } from './tx.js';
+import { Tx, type TxHints } from './tx.js';
 
 export interface MetaOpenOptions {
   /** Called once when open() finds a restore that never finished (the store is wiped to empty). */
@@ -56,6 +56,8 @@ export class MetaStateMachine implements StateMachine {
   private chain: Promise<unknown> = Promise.resolve();
   /** Entries waiting for the next batch, in log order. */
   private pending: PendingApply[] = [];
+  /** Kept across entries to skip work whose outcome is known (tx.ts); forgotten with the store. */
+  private readonly hints: TxHints = { dedupLow: new Map() };
   /** The latest batch write (see whenStored). */
   private stored: Promise<void> = Promise.resolve();
   /** Set while an apply's batch is being written: snapshots taken then wait for it (see exportSnapshot). */
@@ -209,7 +211,7 @@ export class MetaStateMachine implements StateMachine {
     if (entry.data.byteLength === 0) return { result: undefined, tx: new Tx(over, [0, 0], entry.index) };
     const cmd = decodeCommand(entry.data);
     if (!cmd.ok) return { result: cmd, tx: new Tx(over, [0, 0], entry.index) };
-    const tx = new Tx(over, cmd.value.now, entry.index);
+    const tx = new Tx(over, cmd.value.now, entry.index, this.hints);
     return { result: await execute(tx, cmd.value), tx };
   }
 
@@ -244,6 +246,7 @@ export class MetaStateMachine implements StateMachine {
   restoreSnapshot(index: number, term: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const run = this.chain.then(async () => {
       this.appliedRec = { index: 0, term: 0 }; // never claim more than is stored, even mid-restore
+      this.hints.dedupLow.clear(); // the image may hold replies below what we saw
       await restoreImage(this.kv, index, term, chunks);
       this.appliedRec = { index, term };
       const c = await this.kv.get(K.counters());

@@ -4,6 +4,15 @@ import { K } from './keys.js';
 import { pack, unpack, type Counters, type EntryRec, type InodeRec } from './records.js';
 
 /**
+ * What the state machine remembers between entries to skip work whose outcome it already knows; it
+ * never changes a result, so replicas with cold hints compute the same entries.
+ */
+export interface TxHints {
+  /** session → a lower bound on the smallest seq with a recorded reply (apply.ts recordReply). */
+  dedupLow: Map<string, number>;
+}
+
+/**
  * The writes of one log entry, buffered over the store: reads see the entry's own writes, and the
  * whole entry reaches the store as one batch (or, when the op fails, nothing but the applied index).
  */
@@ -14,7 +23,7 @@ export class Tx {
   /** Lock waiters this entry granted (or failed): the node pushes `lockGranted` to their clients once it is stored. */
   readonly lockGrants: { session: string; waiter: number }[] = [];
 
-  constructor(private kv: KvReader, readonly now: Time, readonly index: number) {}
+  constructor(private kv: KvReader, readonly now: Time, readonly index: number, readonly hints: TxHints = { dedupLow: new Map() }) {}
 
   async get(key: Bytes): Promise<Bytes | undefined> {
     const w = this.writes.get(key.toString('latin1'));

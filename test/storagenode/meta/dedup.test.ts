@@ -48,3 +48,21 @@ t.test('different sessions with the same seq are independent', async (t) => {
   t.equal((await h.run('mkdir', { parent: 1, name: 'b', mode: 0o755, cred: ROOT, session: s2, seq: 1 })).ok, true);
   t.same(await h.names(1), ['a', 'b']);
 });
+
+t.test('a late, lower seq is trimmed with the window like any other (the skipped scan never keeps stale replies)', async (t) => {
+  const h = await Harness.create();
+  const session = await h.session();
+  const kv = (h.sm as unknown as { kv: { range(r: object): AsyncIterable<[Buffer, Buffer]> } }).kv;
+  const seqs = async () => {
+    const out: number[] = [];
+    for await (const [k] of kv.range({ gte: Buffer.from('q/'), lt: Buffer.from('q0') })) out.push(parseInt(k.toString().slice(-16), 16));
+    return out;
+  };
+  for (let seq = 100; seq < 110; seq++) await h.must('setattr', { ino: 1, mode: 0o755, cred: ROOT, session, seq });
+  await h.must('setattr', { ino: 1, mode: 0o755, cred: ROOT, session, seq: 5 }); // arrives late
+  t.equal((await seqs())[0], 5);
+  await h.must('setattr', { ino: 1, mode: 0o755, cred: ROOT, session, seq: 5 + DEDUP_WINDOW });
+  t.equal((await seqs())[0], 100, 'seq 5 left the window');
+  await h.must('setattr', { ino: 1, mode: 0o755, cred: ROOT, session, seq: 100 + DEDUP_WINDOW });
+  t.equal((await seqs())[0], 101);
+});
