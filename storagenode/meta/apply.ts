@@ -62,13 +62,15 @@ async function recordReply(tx: Tx, session: string, seq: number, result: unknown
  */
 export async function execute(tx: Tx, cmd: MetaCommand): Promise<FsResult<unknown>> {
   const { session, seq } = sessionOf(cmd.args);
-  if (session !== undefined && !SESSION_EXEMPT.has(cmd.op) && !(await liveSession(tx, session, tx.now))) {
-    return fail('ESTALE');
-  }
   const dedup = session !== undefined && seq !== undefined;
+  // The recorded reply comes first: a retry whose first attempt committed just before the lease
+  // lapsed must get that reply, not ESTALE (which would make the client resend it under a new session).
   if (dedup) {
     const seen = await tx.get(K.dedup(session, seq));
     if (seen) return unpack<FsResult<unknown>>(seen);
+  }
+  if (session !== undefined && !SESSION_EXEMPT.has(cmd.op) && !(await liveSession(tx, session, tx.now))) {
+    return fail('ESTALE');
   }
   tx.mark();
   const result = await (HANDLERS[cmd.op] as Handler<MetaCommandOp>)(tx, cmd.args as never);

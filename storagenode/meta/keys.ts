@@ -12,6 +12,7 @@
  *   p/<session>/<ino:16>         the same fact indexed by session, for closing a session
  *   u/<ino:16>                   orphan: nlink 0 but still open; deleted on the last release
  *   q/<session>/<seq:16>         recorded reply of a (session, seq) request, for dedup
+ *   g/<session>                  when an expired session's replies are to be forgotten (retired session)
  *   l/...                        byte-range and flock locks (storagenode/meta/locks/keys.ts)
  *   m/applied, m/counters, m/restoring   applied index/term, inode/byte counters, restore marker
  */
@@ -38,6 +39,8 @@ export const K = {
   orphanPrefix: () => b('u/'),
   dedup: (session: string, seq: number) => b(`q/${session}/${hex(seq, 16)}`),
   dedupPrefix: (session: string) => b(`q/${session}/`),
+  retired: (session: string) => b(`g/${session}`),
+  retiredPrefix: () => b('g/'),
   lockPrefix: () => b('l/'),
   applied: () => b('m/applied'),
   counters: () => b('m/counters'),

@@ -45,12 +45,28 @@ async function releaseOne(tx: Tx, ino: number, session: string, all: boolean): P
   if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
 }
 
-/** Ends a session: its locks (waking others' waiters), its opens and its dedup window go with it. */
-export async function dropSession(tx: Tx, session: string): Promise<void> {
+/**
+ * How long the recorded replies of an expired session outlive it. A client whose lease lapsed while a
+ * request's outcome was unknown (e.g. during a partition) retries with the same (session, seq) for up
+ * to a minute; finding the first reply here is what stops it from applying the change twice.
+ */
+export const RETIRED_REPLIES_MS = 10 * 60 * 1000;
+
+/**
+ * Ends a session: its locks (waking others' waiters) and its opens go with it. A session closed by its
+ * client has no request in flight, so its replies go too; an expired one keeps them for a while.
+ */
+export async function dropSession(tx: Tx, session: string, keepReplies = false): Promise<void> {
   await dropSessionLocks(tx, session);
   for await (const [key] of tx.prefix(K.sessionOpenPrefix(session))) await releaseOne(tx, tailNumber(key), session, true);
-  for await (const [key] of tx.prefix(K.dedupPrefix(session))) tx.del(key);
+  if (keepReplies) tx.putVal(K.retired(session), timeAddMs(tx.now, RETIRED_REPLIES_MS));
+  else await forgetReplies(tx, session);
   tx.del(K.session(session));
+}
+
+async function forgetReplies(tx: Tx, session: string): Promise<void> {
+  for await (const [key] of tx.prefix(K.dedupPrefix(session))) tx.del(key);
+  tx.del(K.retired(session));
 }
 
 export async function sessionClose(tx: Tx, a: OpArgs<'sessionClose'>): Res<OpResults['sessionClose']> {
@@ -64,7 +80,12 @@ export async function expireSessions(tx: Tx): Res<InternalResults['expireSession
     const s = unpack<SessionRec>(value);
     if (compareTime(s.expires, tx.now) < 0) expired.push(key.subarray(2).toString('utf8'));
   }
-  for (const id of expired) await dropSession(tx, id);
+  for (const id of expired) await dropSession(tx, id, true);
+  const forget: string[] = [];
+  for await (const [key, value] of tx.prefix(K.retiredPrefix())) {
+    if (compareTime(unpack<Time>(value), tx.now) < 0) forget.push(key.subarray(2).toString('utf8'));
+  }
+  for (const id of forget) await forgetReplies(tx, id);
   return ok({ expired });
 }
 

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { DEDUP_WINDOW } from '../../../storagenode/meta/apply.js';
+import { RETIRED_REPLIES_MS } from '../../../storagenode/meta/ops/sessions.js';
 import { Harness, ROOT } from './harness.js';
 
 t.test('a retried (session, seq) gets the recorded reply and is not applied twice', async (t) => {
@@ -65,4 +66,19 @@ t.test('a late, lower seq is trimmed with the window like any other (the skipped
   t.equal((await seqs())[0], 100, 'seq 5 left the window');
   await h.must('setattr', { ino: 1, mode: 0o755, cred: ROOT, session, seq: 100 + DEDUP_WINDOW });
   t.equal((await seqs())[0], 101);
+});
+
+t.test('a retry after the session expired gets the recorded reply, not ESTALE, for RETIRED_REPLIES_MS', async (t) => {
+  const h = await Harness.create();
+  const session = await h.session();
+  const first = await h.run('mkdir', { parent: 1, name: 'd', mode: 0o755, cred: ROOT, session, seq: 1 });
+  t.equal(first.ok, true);
+  h.nowMs += 3_600_000; // far past the lease
+  t.same(await h.must('expireSessions', {}), { expired: [session] });
+  t.same(await h.run('mkdir', { parent: 1, name: 'd', mode: 0o755, cred: ROOT, session, seq: 1 }), first, 'the first reply, so the client does not resend it under a new session');
+  t.same(await h.run('mkdir', { parent: 1, name: 'e', mode: 0o755, cred: ROOT, session, seq: 2 }), { ok: false, errno: 'ESTALE' }, 'a new request of the expired session is refused');
+  h.nowMs += RETIRED_REPLIES_MS + 1;
+  await h.must('expireSessions', {});
+  t.same(await h.run('mkdir', { parent: 1, name: 'd', mode: 0o755, cred: ROOT, session, seq: 1 }), { ok: false, errno: 'ESTALE' }, 'forgotten after the retention');
+  t.same(await h.names(1), ['d']);
 });
