@@ -60,7 +60,8 @@ export class BlockIo {
    */
   private putPass(id: BlockId, data: Uint8Array, ranking: NodeInfo[], r: number, need: number, stored: Set<string>): Promise<unknown> {
     return new Promise((resolve) => {
-      const candidates = ranking.filter((n) => !stored.has(n.url));
+      // Counted by node id, not URL: one node reachable under two URLs must never count twice toward the quorum.
+      const candidates = ranking.filter((n) => !stored.has(n.id));
       let inFlight = 0;
       let lastErr: unknown = null;
       let settled = false;
@@ -70,7 +71,7 @@ export class BlockIo {
           const node = candidates.shift()!;
           inFlight++;
           this.call(node.url, (c) => c.call('blockPut', { id, data }, { timeoutMs: this.callTimeoutMs })).then(
-            () => { inFlight--; stored.add(node.url); if (stored.size >= need || inFlight === 0) settle(); },
+            () => { inFlight--; stored.add(node.id); if (stored.size >= need || inFlight === 0) settle(); },
             (e: unknown) => {
               inFlight--;
               lastErr = e;
