@@ -47,6 +47,7 @@ export class ClusterClient {
   private sessionId: string | null = null;
   private sessionOpening: Promise<string> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private renewing = false;
   private closed = false;
   /** Called after a new session replaced an expired one (the VFS re-registers its open files). */
   onNewSession: (session: string) => void = () => {};
@@ -179,14 +180,16 @@ export class ClusterClient {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = setInterval(() => {
       const s = this.sessionId;
-      if (!s || this.closed) return;
+      // One renewal at a time: a renewal retrying through an outage must not be joined by more each tick.
+      if (!s || this.closed || this.renewing) return;
       const sentAt = this.clock.nowMs(); // the lease runs from no earlier than this on the leader
+      this.renewing = true;
       this.attempts('sessionRenew', { session: s }).then(() => {
         if (this.sessionId === s) this.leaseStartMs = Math.max(this.leaseStartMs, sentAt);
       }, (e: Error) => {
         this.log.warn(`session ${s} renewal failed: ${e.message}`);
         if (e instanceof RpcError && (e.code === 'STALE_SESSION' || e.code === 'ESTALE') && this.sessionId === s) this.sessionId = null;
-      });
+      }).finally(() => { this.renewing = false; });
     }, Math.max(100, Math.floor(leaseMs / 3)));
     this.renewTimer.unref();
   }
