@@ -47,13 +47,20 @@ export class SimNode {
   /** Images that arrived with snapshot messages, keyed "index/term", until the core installs one. */
   private incoming = new Map<string, SimImage>();
   restarts = 0;
+  /** A leader's Ready already sent, not yet persisted (see processReady). */
+  private inFlight: Ready | null = null;
+  /** The commit index as of the last synced write: what a crash leaves (the driver's MustSync). */
+  private syncedCommit = 0;
+  private readonly slowWrites: { next(): number };
 
   constructor(
     readonly id: string,
     readonly disk: SimDisk,
     private readonly opts: { electionTicks: number; heartbeatTicks: number; seed: number; compactEvery: number; compactKeep: number },
     private readonly hooks: NodeHooks,
-  ) {}
+  ) {
+    this.slowWrites = seededRng(opts.seed * 31 + id.length * 7 + id.charCodeAt(id.length - 1));
+  }
 
   get alive(): boolean {
     return this.core !== null;
@@ -71,11 +78,16 @@ export class SimNode {
       entries: this.disk.entries.slice(),
       hardState: this.disk.hardState,
       applied: this.disk.sm.index,
+      quietAfterStart: true, // as the driver runs it (leader lease reads)
     });
   }
 
   crash(): void {
     this.core = null;
+    // A leader's Ready whose messages left before its persist (below) is lost with the process, and
+    // so is a commit index written without fsync since the last synced write.
+    this.inFlight = null;
+    this.disk.hardState = { ...this.disk.hardState, commit: this.syncedCommit };
   }
 
   receive(msg: RaftMessage, image?: SimImage): void {
@@ -84,17 +96,62 @@ export class SimNode {
     this.core.step(msg);
   }
 
-  /** The driver loop, in its required order: persist, send, apply, advance. */
+  /**
+   * The driver loop (storagenode/raft/driver.ts): persist, send, apply, advance; except that a leader
+   * whose Ready changes neither term nor vote sends first and persists on the next call, so the
+   * others can answer (and commit) while its write is in progress, or a crash can lose it
+   * (dissertation §10.2.1). The next Ready waits for that persist, as in the driver.
+   */
   processReady(): void {
     const core = this.core;
-    if (!core || !core.hasReady()) return;
+    if (!core) return;
+    if (this.inFlight) {
+      // The write takes a while: other nodes get to answer (and the leader to crash) before it lands.
+      if (this.slowWrites.next() < 0.8) return;
+      const rd = this.inFlight;
+      this.inFlight = null;
+      return this.finishReady(core, rd);
+    }
+    if (!core.hasReady()) return;
     const rd = core.ready();
     this.hooks.onReady(this, rd);
+    const hs = this.disk.hardState;
+    const early = core.role === 'leader' && !rd.snapshot && (!rd.hardState || (rd.hardState.term === hs.term && rd.hardState.vote === hs.vote));
+    if (!early) return this.finishReady(core, rd, true);
+    this.sendAll(rd);
+    this.inFlight = rd;
+  }
+
+  private sendAll(rd: Ready): void {
+    for (const m of rd.messages) {
+      if (m.type !== 'snap') this.hooks.send(this.id, m.to, m);
+      else this.sendSnapshot(m);
+    }
+  }
+
+  /**
+   * As the driver does: the metadata follows the image as it is now (the state machine may have
+   * applied more since the core queued the message, when a leader's persist was in flight).
+   */
+  private sendSnapshot(m: Extract<RaftMessage, { type: 'snap' }>): void {
+    const core = this.core!;
+    const meta = core.snapshotMetaAt(this.disk.sm.index);
+    if (!meta || meta.term !== this.disk.sm.term) return core.reportSnapshot(m.to, false);
+    this.hooks.send(this.id, m.to, { ...m, snapshot: meta }, this.image(meta));
+  }
+
+  private finishReady(core: RaftCore, rd: Ready, send = false): void {
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
-    if (rd.hardState) this.disk.hardState = rd.hardState;
+    if (rd.hardState) {
+      const hs = this.disk.hardState;
+      if (rd.entries.length || rd.hardState.term !== hs.term || rd.hardState.vote !== hs.vote) this.syncedCommit = rd.hardState.commit;
+      this.disk.hardState = rd.hardState;
+    } else if (rd.entries.length) {
+      this.syncedCommit = this.disk.hardState.commit;
+    }
     if (rd.entries.length) this.persistEntries(rd.entries);
     this.hooks.onPersist(this, rd.entries);
-    for (const m of rd.messages) this.hooks.send(this.id, m.to, m, m.type === 'snap' ? this.image(m.snapshot) : undefined);
+    if (send) this.sendAll(rd);
     for (const e of rd.committed) {
       if (e.index <= this.disk.sm.index) continue; // applied before a crash: the state machine kept it
       const hash = hashStep(this.disk.sm.hash, e);
