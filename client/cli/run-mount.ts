@@ -74,7 +74,7 @@ export async function runMount(a: MountArgs): Promise<number> {
     cluster: {
       // Data commits of lock-holding files pass the lock layer's fence (docs/locking.md).
       meta: (op, args) => (op === 'commitWrite' && locks ? locks.guardCommit((args as unknown as { ino: number }).ino, () => client.meta(op, args)) : client.meta(op, args)),
-      putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l) => client.getBlock(id, o, l),
+      putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l, opts) => client.getBlock(id, o, l, opts),
       onNewSession: (cb) => { client.onNewSession = () => { locks?.sessionReplaced(); cb(); }; },
     },
     clock: { nowMs: () => Date.now() },
@@ -102,6 +102,7 @@ export async function runMount(a: MountArgs): Promise<number> {
       await Promise.race([vfs.destroy(), new Promise((r) => setTimeout(r, FLUSH_MS_MAX))]);
       if (mountedNow(a.mountpoint)) await mounted.unmount().catch((e: Error) => log.warn(`unmount: ${e.message}`));
       await client.close();
+      log.info(`requests sent: ${client.describeCounts()}`);
       log.info('unmounted');
       resolve(0);
     };

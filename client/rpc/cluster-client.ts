@@ -61,6 +61,8 @@ export class ClusterClient {
   /** When the current lease began: send time of the last successful sessionOpen/Renew (for fencing). */
   leaseStartMs = 0;
   leaseMsGranted = 0;
+  /** Requests sent per op (blockPut counts each replica), for profiling: logged at unmount (docs/performance.md). */
+  readonly counts = new Map<string, number>();
 
   constructor(private readonly opts: ClusterClientOptions) {
     this.log = opts.logger ?? createLogger('client rpc');
@@ -98,6 +100,7 @@ export class ClusterClient {
   /** A metadata request, to the leader, retried until it succeeds, fails with an errno, or the deadline passes. */
   async meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]> {
     const full = { ...args } as Record<string, unknown>;
+    this.count(op);
     if (STAMPED.has(op)) full.seq = ++this.seq;
     return this.attempts(op, full) as Promise<OpResults[O]>;
   }
@@ -194,11 +197,24 @@ export class ClusterClient {
     this.renewTimer.unref();
   }
 
+  count(op: string, n = 1): void {
+    this.counts.set(op, (this.counts.get(op) ?? 0) + n);
+  }
+
+  /** One line: requests per op since the start, for the unmount log. */
+  describeCounts(): string {
+    return [...this.counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(' ');
+  }
+
   putBlock(id: string, data: Uint8Array): Promise<void> {
+    this.count('blockPut');
+    this.count('blockPutBytes', data.byteLength);
     return this.blocks.putBlock(id, data);
   }
-  getBlock(id: string, off: number, len: number): Promise<Uint8Array> {
-    return this.blocks.getBlock(id, off, len);
+  getBlock(id: string, off: number, len: number, opts?: { missingFast?: boolean }): Promise<Uint8Array> {
+    this.count('blockGet');
+    this.count('blockGetBytes', len);
+    return this.blocks.getBlock(id, off, len, opts);
   }
 
   async close(): Promise<void> {

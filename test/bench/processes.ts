@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -10,8 +10,13 @@ import { fileURLToPath } from 'node:url';
  * benchmark (tests use test/helpers/ instead, which tie cleanup to tap). Everything started here is
  * recorded and stopped by PID in stopAll(), also on SIGINT.
  */
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const repo = resolve(outDir, '..');
 const cli = join(repo, 'bin', 'tidefs');
+/** bin/tidefs runs the tree named by TIDEFS_DIST: the one this file was compiled into, so any outDir works. */
+const cliEnv = { ...process.env, TIDEFS_DIST: relative(repo, outDir) };
+/** The client's own entry, which exits once unmounted (bin/tidefs leaves the process to linger: it only sets exitCode). */
+const clientMain = join(outDir, 'client', 'main.js');
 const started: ChildProcess[] = [];
 const mounts: string[] = [];
 
@@ -40,7 +45,7 @@ export async function startCluster(nodes: number, log: (s: string) => void): Pro
   for (let i = 0; i < nodes; i++) {
     const out = openSync(join(dir, `${ids[i]}.log`), 'a');
     const child = spawn(process.execPath, [cli, 'node', '--id', ids[i]!, '--listen', `127.0.0.1:${ports[i]}`, '--data', join(dir, ids[i]!), '--peers', peers], {
-      stdio: ['ignore', out, out],
+      stdio: ['ignore', out, out], env: cliEnv,
     });
     started.push(child);
   }
@@ -49,9 +54,9 @@ export async function startCluster(nodes: number, log: (s: string) => void): Pro
   return { urls, dir };
 }
 
-export async function mount(urls: string[], mnt: string, log: (s: string) => void, extra: string[] = []): Promise<void> {
+export async function mount(urls: string[], mnt: string, log: (s: string) => void, extra: string[] = [], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<void> {
   const out = openSync(`${mnt}.log`, 'a');
-  const child = spawn(process.execPath, [cli, 'mount', urls.join(','), mnt, '--foreground', ...extra], { stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, [...nodeArgs, clientMain, 'mount', urls.join(','), mnt, '--foreground', ...extra], { stdio: ['ignore', out, out], env: { ...cliEnv, ...env } });
   started.push(child);
   mounts.push(mnt);
   await waitFor(async () => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt), 30_000, `the mount at ${mnt}`);
@@ -60,18 +65,20 @@ export async function mount(urls: string[], mnt: string, log: (s: string) => voi
 
 export async function stopAll(): Promise<void> {
   for (const m of mounts.splice(0)) await runCmd('fusermount', ['-u', m]).catch(() => runCmd('fusermount', ['-uz', m]).catch(() => {}));
-  for (const c of started.splice(0)) if (c.exitCode === null) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
-  for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
+  const stopping = started.splice(0);
+  for (const c of stopping) if (c.exitCode === null) c.kill('SIGTERM');
+  // Up to 5 s to exit cleanly (a client flushes, and writes its --cpu-prof profile on exit).
+  for (let i = 0; i < 50 && stopping.some((c) => c.exitCode === null && c.signalCode === null); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const c of stopping) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function runCmd(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+export async function runCmd(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((res, rej) => {
-    const c = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -82,7 +89,7 @@ export async function runCmd(cmd: string, args: string[], opts: { cwd?: string }
 }
 
 function runCli(args: string[]): Promise<string> {
-  return runCmd(process.execPath, [cli, ...args]).catch(() => '');
+  return runCmd(process.execPath, [cli, ...args], { env: cliEnv }).catch(() => '');
 }
 
 async function waitFor(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
