@@ -15,6 +15,19 @@ const SUSPECT_MS = 5000;
 /** Per-attempt read timeout: a replica that does not answer this fast is skipped for the next one. */
 const READ_ATTEMPT_MS_MAX = 5000;
 
+/**
+ * Every member answered that it has no good copy of the block (ENOENT or BAD_CHECKSUM), none was
+ * unreachable: the block is gone, not late. A reader holding a chunk layout from before a compaction
+ * sees this for blocks the collector took; it re-reads the layout instead of retrying.
+ */
+export class BlockMissingError extends RpcError {
+  constructor(readonly id: BlockId, detail: string) {
+    super('EIO', `block ${id} is on no member: ${detail}`);
+  }
+}
+
+const MISSING_CODES: ReadonlySet<string> = new Set(['ENOENT', 'BAD_CHECKSUM']);
+
 export class BlockIo {
   private readonly suspects = new Map<string, number>(); // url → until (clock ms)
 
@@ -87,21 +100,29 @@ export class BlockIo {
     });
   }
 
-  /** Reads [off, off+len) of a block from the first replica that has a good copy. */
-  async getBlock(id: BlockId, off: number, len: number): Promise<Uint8Array> {
+  /**
+   * Reads [off, off+len) of a block from the first replica that has a good copy. With `missingFast`,
+   * a pass in which every member says it has no good copy throws BlockMissingError at once (the caller
+   * can ask the metadata again); otherwise such passes are retried like outages, until the deadline.
+   */
+  async getBlock(id: BlockId, off: number, len: number, opts: { missingFast?: boolean } = {}): Promise<Uint8Array> {
     const deadline = this.clock.nowMs() + this.retryMsMax;
     let lastErr: unknown = null;
     for (let attempt = 0; ; attempt++) {
-      for (const node of this.ranking(id)) {
+      const ranking = this.ranking(id);
+      let missing = 0;
+      for (const node of ranking) {
         try {
           const r = await this.call(node.url, (c) => c.call('blockGet', { id, off, len }, { timeoutMs: Math.min(this.callTimeoutMs, READ_ATTEMPT_MS_MAX) }));
           if (r.data.byteLength !== len) throw new RpcError('EIO', `block ${id} from ${node.url}: ${r.data.byteLength} bytes, wanted ${len}`);
           return r.data;
         } catch (e) {
           lastErr = e; // absent (ENOENT), BAD_CHECKSUM, unreachable: try the next replica
+          if (e instanceof RpcError && MISSING_CODES.has(e.code)) missing++;
           this.log.debug(`blockGet ${id} from ${node.url}: ${(e as Error).message}`);
         }
       }
+      if (opts.missingFast && ranking.length > 0 && missing === ranking.length) throw new BlockMissingError(id, (lastErr as Error).message);
       if (this.clock.nowMs() >= deadline) {
         throw new RpcError('UNAVAILABLE', `block ${id}: no replica answered in ${this.retryMsMax} ms: ${(lastErr as Error)?.message}`);
       }

@@ -1,11 +1,19 @@
-import { CHUNK_BYTES } from '../../shared/limits.js';
+import { BLOCK_BYTES_MAX, CHUNK_BYTES } from '../../shared/limits.js';
 import type { Slice } from '../../shared/types.js';
+import { BlockMissingError } from '../rpc/block-io.js';
 import { resolveSlices, splitByChunk } from './slices.js';
 import type { VfsOptions } from './types.js';
 
-/** Read-ahead and caching work in units of this many file bytes, aligned. */
-export const READ_UNIT_BYTES = 1024 * 1024;
-const UNITS_CACHED_MAX = 32;
+/**
+ * Read-ahead and caching work in units of this many file bytes, aligned: one block, because a file
+ * written sequentially has its blocks at block-aligned offsets, so a unit is one blockGet (1 MiB units
+ * cost four requests per block, and the LevelDB store reads and checksums the whole block for each).
+ */
+export const READ_UNIT_BYTES = BLOCK_BYTES_MAX;
+/** 8 units = 32 MiB per open inode at most: read-ahead plus what the reader is consuming. */
+const UNITS_CACHED_MAX = 8;
+/** Units fetched ahead of a sequential reader: enough to keep the three replicas busy at once. */
+const READAHEAD_BYTES_DEFAULT = 4 * READ_UNIT_BYTES;
 
 interface Layout {
   slices: Slice[];
@@ -65,7 +73,8 @@ export class FileReader {
     const sequential = off === this.nextSeqOff || off === 0;
     this.seqRun = sequential ? this.seqRun + 1 : 0;
     this.nextSeqOff = off + len;
-    if (!sequential && len < READ_UNIT_BYTES / 2) return this.assemble(off, len);
+    // Random small reads fetch just their bytes, unless read-ahead already holds (or is fetching) them.
+    if (!sequential && len < READ_UNIT_BYTES / 2 && !this.units.has(Math.floor(off / READ_UNIT_BYTES))) return this.assemble(off, len);
     const out = Buffer.alloc(len);
     const first = Math.floor(off / READ_UNIT_BYTES);
     const last = Math.floor((off + len - 1) / READ_UNIT_BYTES);
@@ -82,7 +91,7 @@ export class FileReader {
   }
 
   private readAhead(fromUnit: number, size: number): void {
-    const units = Math.max(1, Math.floor((this.o.readaheadBytes ?? 8 * READ_UNIT_BYTES) / READ_UNIT_BYTES));
+    const units = Math.max(1, Math.floor((this.o.readaheadBytes ?? READAHEAD_BYTES_DEFAULT) / READ_UNIT_BYTES));
     for (let u = fromUnit; u < fromUnit + units && u * READ_UNIT_BYTES < size; u++) void this.unit(u, size).catch(() => {});
   }
 
@@ -100,19 +109,31 @@ export class FileReader {
 
   /** Builds [off, off+len) from the chunk layouts: block ranges fetched in parallel, holes as zeros. */
   private async assemble(off: number, len: number): Promise<Buffer> {
-    const out = Buffer.alloc(len);
-    const jobs: Promise<void>[] = [];
-    for (const piece of splitByChunk(off, len)) {
-      jobs.push(this.layout(piece.chunk).then(async (l) => {
-        const segs = resolveSlices(l.slices, piece.pos, piece.pos + piece.len);
-        await Promise.all(segs.map(async (s) => {
-          if (!s.src) return; // a hole: already zeros
-          const data = await this.o.cluster.getBlock(s.src.block, s.src.off, s.len);
-          out.set(data, piece.fileOff - off + (s.pos - piece.pos));
-        }));
-      }));
-    }
-    await Promise.all(jobs);
+    const out = Buffer.allocUnsafe(len);
+    await Promise.all(splitByChunk(off, len).map((piece) => this.fill(out.subarray(piece.fileOff - off, piece.fileOff - off + piece.len), piece.chunk, piece.pos)));
     return out;
+  }
+
+  /**
+   * Fills `out` with the chunk's bytes from `pos`. A layout read before a compaction (here or in
+   * another mount) may name blocks that the collector has since taken: when no member has a block,
+   * the layout is read again and the piece assembled from it; only a block that the fresh layout
+   * still names is waited for (a repair may bring it back) until the RPC deadline.
+   */
+  private async fill(out: Buffer, chunk: number, pos: number, fresh = false): Promise<void> {
+    const lp = this.layout(chunk);
+    const segs = resolveSlices((await lp).slices, pos, pos + out.byteLength);
+    try {
+      await Promise.all(segs.map(async (s) => {
+        if (!s.src) return void out.fill(0, s.pos - pos, s.pos - pos + s.len); // a hole
+        const data = await this.o.cluster.getBlock(s.src.block, s.src.off, s.len, { missingFast: !fresh });
+        out.set(data, s.pos - pos);
+      }));
+    } catch (e) {
+      if (fresh || !(e instanceof BlockMissingError)) throw e;
+      this.o.log.debug(`inode ${this.ino} chunk ${chunk}: ${e.message}; reading the layout again`);
+      if (this.layouts.get(chunk) === lp) this.layouts.delete(chunk);
+      await this.fill(out, chunk, pos, true);
+    }
   }
 }

@@ -12,7 +12,8 @@ export interface OpContext extends Cred {
 export interface ClusterApi {
   meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]>;
   putBlock(id: BlockId, data: Uint8Array): Promise<void>;
-  getBlock(id: BlockId, off: number, len: number): Promise<Uint8Array>;
+  /** missingFast: throw BlockMissingError (client/rpc/block-io.ts) when no member has a good copy, instead of retrying. */
+  getBlock(id: BlockId, off: number, len: number, opts?: { missingFast?: boolean }): Promise<Uint8Array>;
   /** The session id open files are registered under (for re-registration after a new session). */
   onNewSession?: (cb: () => void) => void;
 }

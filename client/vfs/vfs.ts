@@ -179,7 +179,9 @@ export class Vfs {
     const args: Parameters<typeof this.o.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
     for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
     if (change.size !== undefined && change.size > FILE_BYTES_MAX) throw new FsError('EFBIG');
-    if (change.size !== undefined) await this.files.flushIno(ino); // buffered writes land first, then the cut
+    // Buffered writes land first, then the cut; and before explicit times, or their later commit would
+    // stamp the commit time over them (tar sets mtime before close: it came out as the extraction time).
+    if (change.size !== undefined || change.mtime !== undefined || change.atime !== undefined) await this.files.flushIno(ino);
     const attr = await this.o.cluster.meta('setattr', args);
     this.attrChanged(attr);
     if (change.size !== undefined) this.files.truncated(attr);
@@ -261,6 +263,7 @@ export class Vfs {
         return this.openIno(ctx, await this.paths.attr(path, true), flags & ~O_CREAT);
       }
       this.created(path, attr);
+      this.xattrs.noneYet(attr.ino); // a new file has no xattrs: its first write needs no capability lookup
       // The creator may write even if the new mode denies it (open(2) with O_CREAT): register as root.
       // Not awaited: the file is new, so there is nothing to revalidate; later registrations queue behind.
       const ino = attr.ino;

@@ -16,6 +16,13 @@ export class Xattrs {
 
   constructor(private readonly cluster: ClusterApi, private readonly paths: PathCache, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
+  /** An inode this mount just created: it has no xattrs, so security.capability needs no round trip for a while. */
+  noneYet(ino: number): void {
+    if (this.ttlMs <= 0) return;
+    if (this.noCap.size > 10_000) this.noCap.clear();
+    this.noCap.set(ino, this.clock.nowMs() + this.ttlMs);
+  }
+
   private async run<T>(what: string, f: () => Promise<T>): Promise<FsResult<T>> {
     try {
       return ok(await f());
@@ -45,6 +52,7 @@ export class Xattrs {
       const cachedIno = cap ? this.paths.cachedIno(path) : undefined;
       if (cachedIno !== undefined && (this.noCap.get(cachedIno) ?? 0) > this.clock.nowMs()) throw new FsError('ENODATA');
       const ino = (await this.paths.attr(path)).ino;
+      if (cap && (this.noCap.get(ino) ?? 0) > this.clock.nowMs()) throw new FsError('ENODATA');
       try {
         return sized(Buffer.from((await this.cluster.meta('getxattr', { ino, name })).value), size);
       } catch (e) {

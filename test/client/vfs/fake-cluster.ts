@@ -7,6 +7,7 @@ import { encodeCommand, type MetaCommand } from '../../../storagenode/meta/comma
 import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
 import type { MetaArgs, MetaOp } from '../../../client/rpc/cluster-client.js';
 import type { ClusterApi } from '../../../client/vfs/types.js';
+import { BlockMissingError } from '../../../client/rpc/block-io.js';
 
 /**
  * FOR UNIT TESTS ONLY: the cluster as the VFS sees it, in one process. Metadata goes through the real
@@ -59,9 +60,11 @@ export class FakeCluster implements ClusterApi {
     this.blocks.set(id, Buffer.from(data));
   }
 
-  async getBlock(id: BlockId, off: number, len: number): Promise<Uint8Array> {
+  /** As BlockIo does: a block no member holds is BlockMissingError with missingFast, else (after the retries) EIO. */
+  async getBlock(id: BlockId, off: number, len: number, opts: { missingFast?: boolean } = {}): Promise<Uint8Array> {
     this.count('blockGet');
     const b = this.blocks.get(id);
+    if (!b && opts.missingFast) throw new BlockMissingError(id, 'fake: ENOENT on every member');
     if (!b) throw new FsError('EIO', `fake: no block ${id}`);
     return b.subarray(off, off + len);
   }
