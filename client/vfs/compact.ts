@@ -1,5 +1,5 @@
 import { makeBlockId } from '../../shared/block-id.js';
-import { BLOCK_BYTES_MAX } from '../../shared/limits.js';
+import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../shared/limits.js';
 import type { Attr, BlockId, Ino, Slice } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { resolveSlices, type Segment } from './slices.js';
@@ -16,6 +16,13 @@ export const COMPACT_SLICES_MIN = 64;
 export const COMPACT_EXTENTS_MAX = 32;
 const READS_IN_FLIGHT_MAX = 16;
 const PIECES_IN_FLIGHT_MAX = 2; // new blocks being assembled at once: bounds memory to ~8 MiB
+/**
+ * A background compaction rewrites the chunk's whole written span, so scattered small writes over a
+ * big chunk would be rewritten again every COMPACT_SLICES_MIN slices (random 4 KiB writes over 64 MiB:
+ * 1 MiB rewritten, times three replicas, per 4 KiB written). It waits until the chunk holds one slice
+ * per this many bytes it would rewrite (capped well below SLICES_PER_CHUNK_MAX, where EFBIG forces it).
+ */
+const REWRITE_BYTES_PER_SLICE = 128 * 1024;
 const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this many times
 
 /** A new block's place in the chunk and the old segments that fill it (null src: zeros). */
@@ -65,6 +72,12 @@ export function planCompaction(slices: readonly Slice[], extentsMax = COMPACT_EX
   return pieces;
 }
 
+/** How many slices a chunk needs before rewriting `plan` in the background is worth it. */
+function worthAt(plan: readonly Piece[]): number {
+  const bytes = plan.reduce((n, p) => n + p.len, 0);
+  return Math.min(SLICES_PER_CHUNK_MAX / 2, Math.max(COMPACT_SLICES_MIN, Math.ceil(bytes / REWRITE_BYTES_PER_SLICE)));
+}
+
 /** Runs `f` over `xs` with at most `n` at once. */
 async function pooled<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(xs.length);
@@ -88,6 +101,7 @@ export type CompactOutcome = 'compacted' | 'skipped' | 'raced';
  */
 export class Compactor {
   private readonly running = new Map<string, Promise<CompactOutcome>>();
+  private readonly queued = new Map<string, Promise<CompactOutcome>>();
   /** Told of the inode's attributes after a compaction (its version moved) and which chunk changed. */
   onCompacted: (attr: Attr, chunk: number) => void = () => {};
 
@@ -99,12 +113,25 @@ export class Compactor {
    */
   compact(ino: Ino, chunk: number, minSlices = COMPACT_SLICES_MIN): Promise<CompactOutcome> {
     const key = `${ino}/${chunk}`;
-    let p = this.running.get(key);
-    if (!p) {
-      p = this.attempts(ino, chunk, minSlices).finally(() => this.running.delete(key));
+    const running = this.running.get(key);
+    if (!running) {
+      const p = this.attempts(ino, chunk, minSlices).finally(() => this.running.delete(key));
       this.running.set(key, p);
+      return p;
     }
-    return p;
+    // One already runs on what the chunk held when it began; a fast writer has added slices since.
+    // Queue one follow-up (shared by every caller meanwhile), so the chunk is compacted again once
+    // the running one ends, instead of waiting for COMPACT_SLICES_MIN more slices that may never come.
+    const qKey = `${key}/${minSlices}`;
+    let q = this.queued.get(qKey);
+    if (!q) {
+      q = running.catch(() => 'skipped' as const).then(() => {
+        this.queued.delete(qKey);
+        return this.compact(ino, chunk, minSlices);
+      });
+      this.queued.set(qKey, q);
+    }
+    return q;
   }
 
   /** Starts a compaction and does not wait for it; it gives up quietly (a debug line) on failure. */
@@ -127,6 +154,7 @@ export class Compactor {
     if (slices.length < minSlices) return 'skipped';
     const plan = planCompaction(slices);
     if (plan.length >= slices.length) return 'skipped';
+    if (minSlices >= COMPACT_SLICES_MIN && slices.length < worthAt(plan)) return 'skipped';
     const fresh = await pooled(plan, PIECES_IN_FLIGHT_MAX, (p) => this.rewrite(p));
     try {
       const attr = await this.o.cluster.meta('compactChunk', { ino, chunk, old: slices, slices: fresh });

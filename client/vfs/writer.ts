@@ -15,6 +15,7 @@ export interface Run {
   len: number;
   sealed: boolean; // no more writes go into it; its upload has started
   block?: string;
+  blockOff?: number; // where its bytes start in `block` (packed runs share one)
   upload?: Promise<void>;
 }
 
@@ -28,6 +29,15 @@ const COMMIT_RUNS_MAX = 256; // or as soon as this many wait
  */
 const COMMIT_GROUP_SLICES_MAX = 256;
 const EFBIG_RETRIES_MAX = 2;
+/**
+ * Runs smaller than this, sealed by a write elsewhere (random I/O), are packed into one block with
+ * others (slices point into it at their offsets) instead of each costing a block upload to three
+ * replicas: the pack goes when it holds PACK_BYTES_MAX or at the next commit.
+ */
+const PACK_RUN_BYTES_MAX = 256 * 1024;
+const PACK_BYTES_MAX = 1024 * 1024;
+/** Buffered runs past which a writer waits for the commits under way (bounds memory under random I/O). */
+const RUNS_BUFFERED_MAX = 4 * COMMIT_RUNS_MAX;
 
 /**
  * The write buffer of one inode, shared by every handle of this mount that writes it, so reads
@@ -44,6 +54,9 @@ export class FileWriter {
   private commitTimer: NodeJS.Timeout | null = null;
   private error: Errno | null = null;
   private cred: Cred | null = null;
+  /** Sealed small runs waiting to be uploaded together, and their bytes. */
+  private pack: Run[] = [];
+  private packBytes = 0;
   lastWriteMs = 0;
   /** Called with the inode's attributes after each commit. */
   onCommitted: (attr: Attr, chunks: Set<number>) => void = () => {};
@@ -80,6 +93,7 @@ export class FileWriter {
     while (done < data.byteLength) done += this.put(off + done, data.subarray(done));
     const max = this.o.uploadsInFlightMax ?? 4;
     while (this.inflight.size > max) await Promise.race(this.inflight);
+    if (this.runs.length > RUNS_BUFFERED_MAX) await this.commit();
   }
 
   /** Puts as much of `data` as fits into the open run (or a new one); returns the bytes taken. */
@@ -103,20 +117,47 @@ export class FileWriter {
     return n;
   }
 
-  /** Starts the upload of a run as one immutable block. */
+  /** Seals a run: a big one is uploaded as its own block now, a small one joins the pack. */
   private seal(run: Run): void {
     run.sealed = true;
     run.buf = run.buf.subarray(0, run.len);
-    run.block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
-    run.upload = this.o.cluster.putBlock(run.block, run.buf).catch((e: unknown) => {
-      this.error = toErrno(e, `upload of block ${run.block} of inode ${this.ino}`);
-      throw e;
-    });
-    const settled: Promise<void> = run.upload.catch(() => {}).finally(() => this.inflight.delete(settled)); // commit() observes the error
-    this.inflight.add(settled);
+    if (run.len < PACK_RUN_BYTES_MAX) {
+      this.pack.push(run);
+      this.packBytes += run.len;
+      if (this.packBytes >= PACK_BYTES_MAX) this.sendPack();
+    } else {
+      this.upload([run]);
+    }
     const atChunkEnd = (run.off + run.len) % CHUNK_BYTES === 0;
     if (atChunkEnd || this.runs.length >= COMMIT_RUNS_MAX) void this.commit().catch(() => {});
     else this.scheduleCommit();
+  }
+
+  private sendPack(): void {
+    if (!this.pack.length) return;
+    const runs = this.pack;
+    this.pack = [];
+    this.packBytes = 0;
+    this.upload(runs);
+  }
+
+  /** Starts the upload of runs as one immutable block, each run at its offset in it. */
+  private upload(runs: Run[]): void {
+    const block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
+    const data = runs.length === 1 ? runs[0]!.buf : Buffer.concat(runs.map((r) => r.buf));
+    const upload = this.o.cluster.putBlock(block, data).catch((e: unknown) => {
+      this.error = toErrno(e, `upload of block ${block} of inode ${this.ino}`);
+      throw e;
+    });
+    let at = 0;
+    for (const r of runs) {
+      r.block = block;
+      r.blockOff = at;
+      r.upload = upload;
+      at += r.len;
+    }
+    const settled: Promise<void> = upload.catch(() => {}).finally(() => this.inflight.delete(settled)); // commit() observes the error
+    this.inflight.add(settled);
   }
 
   private scheduleCommit(): void {
@@ -153,6 +194,7 @@ export class FileWriter {
       batch.push(r);
     }
     if (!batch.length) return;
+    this.sendPack(); // packed runs of this batch are uploaded now
     try {
       await Promise.all(batch.map((r) => r.upload));
     } catch {
@@ -160,7 +202,7 @@ export class FileWriter {
     }
     const slices: OpArgs<'commitWrite'>['slices'] = batch.map((r) => {
       const chunk = Math.floor(r.off / CHUNK_BYTES);
-      return { chunk, pos: r.off - chunk * CHUNK_BYTES, len: r.len, block: r.block!, off: 0 };
+      return { chunk, pos: r.off - chunk * CHUNK_BYTES, len: r.len, block: r.block!, off: r.blockOff ?? 0 };
     });
     const chunks = new Set(slices.map((s) => s.chunk));
     let attr: Attr | null = null;
@@ -216,6 +258,7 @@ export class FileWriter {
   /** Forgets buffered bytes at or past `size` (after a truncate that the writer was flushed for). */
   dropFrom(size: number): void {
     this.runs = this.runs.filter((r) => r.off < size);
+    // Only called after a flush: the pack is empty, nothing sealed waits for an upload.
   }
 }
 
