@@ -9,7 +9,8 @@ export type BlobReq =
   | { kind: 'del'; ids: BlockId[]; done: Settle }
   | { kind: 'move'; id: BlockId; from: BlockLoc; raw: Buffer; done: Settle }
   | { kind: 'drop'; seg: number; done: Settle };
-export interface Settle { resolve(): void; reject(e: unknown): void }
+export type { Settle } from './group-commit.js';
+import type { Settle } from './group-commit.js';
 
 /** An id's state as the batch sees it: null absent, 'bad' an index entry that does not parse. */
 export type Cur = (BlockLoc & { data?: Uint8Array }) | null | 'bad';

@@ -12,6 +12,7 @@ import {
   BlockCorruptError, BlockStoreClosedError, clampRange, sameBytes, type BlockEntry, type BlockStore,
 } from './block-store.js';
 import { checksum } from './record.js';
+import { GroupCommitQueue } from './group-commit.js';
 import { SegmentFiles } from './segment-files.js';
 import { encodeSegmentHead, openSegmentRecord, recordBytes, type BlockLoc } from './segment-record.js';
 
@@ -43,8 +44,7 @@ export interface BlobBlockStoreOptions extends CompactorOptions {
  * whose index batch never landed.
  */
 export class BlobBlockStore implements BlockStore {
-  private queue: BlobReq[] = [];
-  private draining: Promise<void> | null = null;
+  private readonly writes: GroupCommitQueue<BlobReq>;
   private closed = false;
   private count = 0;
   private bytes = 0;
@@ -53,8 +53,6 @@ export class BlobBlockStore implements BlockStore {
   /** Sealed segments' sizes: with `live`, each one's dead ratio. */
   readonly sealed = new Map<number, number>();
   private readonly sync: boolean;
-  private readonly groupCommit: boolean;
-  private readonly batchBytesMax: number;
   private readonly segmentBytes: number;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -63,12 +61,12 @@ export class BlobBlockStore implements BlockStore {
 
   private constructor(readonly index: BlobIndex, readonly files: SegmentFiles, st: OpenState, opts: BlobBlockStoreOptions) {
     this.sync = opts.sync ?? true;
-    this.groupCommit = opts.groupCommit ?? true;
-    this.batchBytesMax = opts.batchBytesMax ?? 64 * 1024 * 1024;
+    const batchBytesMax = opts.batchBytesMax ?? 64 * 1024 * 1024;
     this.segmentBytes = opts.segmentBytes ?? 256 * 1024 * 1024;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? silentLogger;
-    assert(this.batchBytesMax >= BLOCK_BYTES_MAX, 'a batch holds at least one block');
+    assert(batchBytesMax >= BLOCK_BYTES_MAX, 'a batch holds at least one block');
+    this.writes = new GroupCommitQueue<BlobReq>({ commit: (batch) => this.commit(batch), bytesOf: reqBytes, groupCommit: opts.groupCommit ?? true, batchBytesMax });
     ({ count: this.count, bytes: this.bytes } = st.stats);
     this.active = st.active;
     this.live = st.live;
@@ -165,7 +163,7 @@ export class BlobBlockStore implements BlockStore {
     this.closed = true;
     await this.compactor.stop();
     // Requests already queued were promised to callers: finish them before closing the files.
-    while (this.draining) await this.draining;
+    await this.writes.idle();
     await this.files.close();
     await this.index.close();
   }
@@ -176,36 +174,7 @@ export class BlobBlockStore implements BlockStore {
 
   private enqueue(make: (done: Settle) => BlobReq): Promise<void> {
     if (this.closed) return Promise.reject(new BlockStoreClosedError('write'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push(make({ resolve, reject }));
-      // Group commit, as in level-store.ts: while one batch is being synced, new requests wait, and
-      // the next batch takes all of them. Starting a microtask late lets one tick's requests share it.
-      if (!this.draining) this.draining = Promise.resolve().then(() => this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.takeBatch();
-      try {
-        await this.commit(batch);
-      } catch (e) {
-        for (const r of batch) r.done.reject(e);
-      }
-    }
-    this.draining = null; // in the same synchronous step that saw the queue empty (see level-store.ts)
-  }
-
-  private takeBatch(): BlobReq[] {
-    if (!this.groupCommit) return [this.queue.shift()!];
-    let bytes = 0, n = 0;
-    while (n < this.queue.length) {
-      const size = reqBytes(this.queue[n]!);
-      if (n > 0 && bytes + size > this.batchBytesMax) break;
-      bytes += size;
-      n++;
-    }
-    return this.queue.splice(0, n);
+    return this.writes.enqueue(make);
   }
 
   /** Plans the batch, appends its records, fdatasyncs, then writes the index in one synced batch. */

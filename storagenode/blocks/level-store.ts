@@ -8,6 +8,7 @@ import {
   BlockConflictError, BlockStoreClosedError, clampRange, sameBytes, type BlockEntry, type BlockStore,
 } from './block-store.js';
 import { checksum, decodeHeader, encodeHeader, encodeRecord, HEADER_BYTES, openRecord } from './record.js';
+import { GroupCommitQueue, type Settle } from './group-commit.js';
 
 /**
  * Key layout, one LevelDB per node's block store:
@@ -44,20 +45,16 @@ type Op = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: stri
 interface PutReq { kind: 'put'; id: BlockId; data: Uint8Array; record: Buffer; done: Settle }
 interface DelReq { kind: 'del'; ids: BlockId[]; done: Settle }
 type Req = PutReq | DelReq;
-interface Settle { resolve(): void; reject(e: unknown): void }
 
 /** What the batch being built believes about an id: its current size and bytes (null = absent). */
 type View = Map<BlockId, { size: number; data: Uint8Array | null } | null>;
 
 export class LevelBlockStore implements BlockStore {
-  private queue: Req[] = [];
-  private draining: Promise<void> | null = null;
+  private readonly writes: GroupCommitQueue<Req>;
   private count = 0;
   private bytes = 0;
   private closed = false;
   private readonly sync: boolean;
-  private readonly groupCommit: boolean;
-  private readonly batchBytesMax: number;
   private readonly now: () => number;
   private readonly log: Logger;
   /** Batches written since open, and requests they carried: lets tests and the benchmark see grouping. */
@@ -65,11 +62,14 @@ export class LevelBlockStore implements BlockStore {
 
   private constructor(private readonly db: Db, opts: LevelBlockStoreOptions) {
     this.sync = opts.sync ?? true;
-    this.groupCommit = opts.groupCommit ?? true;
-    this.batchBytesMax = opts.batchBytesMax ?? 64 * 1024 * 1024;
+    const batchBytesMax = opts.batchBytesMax ?? 64 * 1024 * 1024;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? silentLogger;
-    assert(this.batchBytesMax >= BLOCK_BYTES_MAX, 'a batch holds at least one block');
+    assert(batchBytesMax >= BLOCK_BYTES_MAX, 'a batch holds at least one block');
+    this.writes = new GroupCommitQueue<Req>({
+      commit: (batch) => this.commit(batch), bytesOf: (r) => (r.kind === 'put' ? r.data.length : 0),
+      groupCommit: opts.groupCommit ?? true, batchBytesMax,
+    });
   }
 
   static async open(opts: LevelBlockStoreOptions): Promise<LevelBlockStore> {
@@ -165,7 +165,7 @@ export class LevelBlockStore implements BlockStore {
     if (this.closed) return;
     this.closed = true;
     // Requests already queued were promised to callers: finish them before closing the db.
-    while (this.draining) await this.draining;
+    await this.writes.idle();
     await this.db.close();
   }
 
@@ -188,40 +188,7 @@ export class LevelBlockStore implements BlockStore {
 
   private enqueue(make: (done: Settle) => Req): Promise<void> {
     if (this.closed) return Promise.reject(new BlockStoreClosedError('write'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push(make({ resolve, reject }));
-      // Group commit: while one batch is being fsynced, new requests wait in the queue, and the next
-      // batch takes all of them, so one fsync covers many blocks. Starting one microtask late lets the
-      // requests of the same tick (a client's pipelined frames) share the first batch too.
-      if (!this.draining) this.draining = Promise.resolve().then(() => this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.takeBatch();
-      try {
-        await this.commit(batch);
-      } catch (e) {
-        for (const r of batch) r.done.reject(e);
-      }
-    }
-    // Cleared in the same synchronous step that saw the queue empty: clearing it a microtask later
-    // (in a .finally) strands a request enqueued in between, which then waits forever.
-    this.draining = null;
-  }
-
-  private takeBatch(): Req[] {
-    if (!this.groupCommit) return [this.queue.shift()!];
-    let bytes = 0, n = 0;
-    while (n < this.queue.length) {
-      const r = this.queue[n]!;
-      const size = r.kind === 'put' ? r.data.length : 0;
-      if (n > 0 && bytes + size > this.batchBytesMax) break;
-      bytes += size;
-      n++;
-    }
-    return this.queue.splice(0, n);
+    return this.writes.enqueue(make);
   }
 
   /** Decides every request of the batch against the stored state, then writes one batch. */

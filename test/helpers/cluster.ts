@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import type { NodeStatus, OpArgs, OpName, OpResults } from '../../shared/protoco
 import { RpcConnection } from '../../shared/rpc/connection.js';
 import { LinkProxy } from '../cluster/link-proxy.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
+import { freePort } from './free-port.js';
 
 export { ClusterClient } from '../cluster/cluster-client.js';
 
@@ -49,16 +49,6 @@ export interface TestNode {
   proc: ChildProcess | null;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
