@@ -23,6 +23,11 @@ const INITIAL_RUN_BYTES = 64 * 1024;
 const COMMIT_DELAY_MS = 1000; // sealed runs are committed at most this long after their upload
 const COMMIT_RUNS_MAX = 256; // or as soon as this many wait
 /**
+ * Or as soon as this many bytes wait: sealed runs stay in memory until committed, so without it a
+ * writer holds one second of its throughput (or a whole 64 MiB chunk) on top of what is uploading.
+ */
+const COMMIT_BYTES_MAX = 32 * 1024 * 1024;
+/**
  * Slices per commitWrite. Well under SLICES_PER_CHUNK_MAX, so that after a compaction (which leaves a
  * chunk with at most ~50 slices) the group always fits: a chunk refusing a commit with EFBIG is
  * compacted and the commit retried.
@@ -57,6 +62,9 @@ export class FileWriter {
   /** Sealed small runs waiting to be uploaded together, and their bytes. */
   private pack: Run[] = [];
   private packBytes = 0;
+  /** Bytes of sealed runs not committed yet. */
+  private sealedBytes = 0;
+  private bytesCommitPending = false;
   lastWriteMs = 0;
   /** Called with the inode's attributes after each commit. */
   onCommitted: (attr: Attr, chunks: Set<number>) => void = () => {};
@@ -100,8 +108,12 @@ export class FileWriter {
   private put(off: number, data: Uint8Array): number {
     let run = this.runs[this.runs.length - 1];
     if (!run || run.sealed || off < run.off || off > run.off + run.len || off >= runLimit(run.off)) {
+      // A streaming writer (it filled the last run and goes on right after it) gets the whole run at
+      // once: growing 64 KiB → 4 MiB by doubling copies each block twice and leaves ~4 MiB of garbage.
+      const streaming = run !== undefined && off === run.off + run.len && run.off + run.len === runLimit(run.off);
       if (run && !run.sealed) this.seal(run);
-      run = { off, buf: Buffer.allocUnsafe(Math.min(INITIAL_RUN_BYTES, runLimit(off) - off)), len: 0, sealed: false };
+      const cap = runLimit(off) - off;
+      run = { off, buf: Buffer.allocUnsafe(streaming ? cap : Math.min(INITIAL_RUN_BYTES, cap)), len: 0, sealed: false };
       this.runs.push(run);
     }
     const n = Math.min(data.byteLength, runLimit(run.off) - off);
@@ -121,6 +133,7 @@ export class FileWriter {
   private seal(run: Run): void {
     run.sealed = true;
     run.buf = run.buf.subarray(0, run.len);
+    this.sealedBytes += run.len;
     if (run.len < PACK_RUN_BYTES_MAX) {
       this.pack.push(run);
       this.packBytes += run.len;
@@ -129,8 +142,11 @@ export class FileWriter {
       this.upload([run]);
     }
     const atChunkEnd = (run.off + run.len) % CHUNK_BYTES === 0;
-    if (atChunkEnd || this.runs.length >= COMMIT_RUNS_MAX) void this.commit().catch(() => {});
-    else this.scheduleCommit();
+    const full = this.sealedBytes >= COMMIT_BYTES_MAX && !this.bytesCommitPending; // one such commit at a time
+    if (full) this.bytesCommitPending = true;
+    if (atChunkEnd || this.runs.length >= COMMIT_RUNS_MAX || full) {
+      void this.commit().catch(() => {}).finally(() => { if (full) this.bytesCommitPending = false; });
+    } else this.scheduleCommit();
   }
 
   private sendPack(): void {
@@ -215,7 +231,9 @@ export class FileWriter {
       }
     }
     // Only now do the runs leave the buffer: until the commit is visible, reads are served from them.
-    this.runs = this.runs.filter((r) => !batch.includes(r));
+    const done = new Set(batch);
+    this.runs = this.runs.filter((r) => !done.has(r));
+    for (const r of batch) this.sealedBytes -= r.len;
     this.onCommitted(attr!, chunks);
     this.countForCompaction(slices);
   }
@@ -258,6 +276,7 @@ export class FileWriter {
   /** Forgets buffered bytes at or past `size` (after a truncate that the writer was flushed for). */
   dropFrom(size: number): void {
     this.runs = this.runs.filter((r) => r.off < size);
+    this.sealedBytes = this.runs.reduce((n, r) => n + (r.sealed ? r.len : 0), 0);
     // Only called after a flush: the pack is empty, nothing sealed waits for an upload.
   }
 }
