@@ -25,10 +25,13 @@ t.test('faults: a corrupted copy is detected on read and by scrub, and repaired 
   const { ids } = await c.call('n1', 'refList', { limit: 100 });
   t.ok(ids.length >= 2);
   const [onRead, onScrub] = [ids[0]!, ids[1]!];
-  await c.kill('n2', 'SIGTERM');
-  await corrupt(c.node('n2').dataDir, [onRead, onScrub]);
-  c.spawnNode(c.node('n2'));
-  await c.waitFor(async () => (await c.status('n2').catch(() => null)) !== null, 20_000, 'n2 back');
+  const restartCorrupted = async (id: string) => {
+    await c.kill('n2', 'SIGTERM');
+    await corrupt(c.node('n2').dataDir, [id]);
+    c.spawnNode(c.node('n2'));
+    await c.waitFor(async () => (await c.status('n2').catch(() => null)) !== null, 20_000, 'n2 back');
+  };
+  await restartCorrupted(onRead);
 
   // On read: the node refuses the bad copy (the client then reads another replica) and repairs it.
   const err = await c.call('n2', 'blockGet', { id: onRead }).then(() => null, (e: RpcError) => e);
@@ -37,7 +40,10 @@ t.test('faults: a corrupted copy is detected on read and by scrub, and repaired 
   t.pass(`n2's copy of ${onRead} was repaired after the read found it corrupt`);
   t.same(await w.verify(), [], 'files read back correctly through the mount');
 
-  // By scrub: the other bad copy is found by the next pass and rewritten.
+  // By scrub: the other copy is corrupted only now, with the mount gone, so that no client read can
+  // meet it before the scrub pass does (a read would detect and repair it first).
+  await m.unmount();
+  await restartCorrupted(onScrub);
   await c.waitFor(async () => {
     const s = (await c.status('n2')).repair?.scrub;
     return !!s && s.repaired >= 1 && !s.running;
