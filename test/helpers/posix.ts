@@ -2,7 +2,7 @@
 // directory: TIDEFS_POSIX_TARGET=local gives a temp dir on the local disk (where every test must
 // pass: a test that fails on ext4 is wrong), anything else a fresh 3-node tidefs cluster and a mount.
 import type { Test } from 'tap';
-import { mkdirSync, mkdtempSync, chmodSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stopSys } from './posix-sys.js';
@@ -156,4 +156,13 @@ export async function timeChanges(paths: string[], fn: () => unknown): Promise<T
 }
 
 export const modeOf = (p: string) => lstatSync(p).mode & 0o7777;
+
+/** A one-byte file `name` in `dir`, owned by uid:gid, with `mode` if given: the usual permission-test setup. */
+export function ownedFile(dir: string, uid: number, gid: number, mode?: number, name = 'f'): string {
+  const f = join(dir, name);
+  writeFileSync(f, 'x');
+  chownSync(f, uid, gid);
+  if (mode !== undefined) chmodSync(f, mode);
+  return f;
+}
 export const nlinkOf = (p: string) => lstatSync(p).nlink;

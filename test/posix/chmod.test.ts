@@ -2,7 +2,7 @@
 import t from 'tap';
 import { chmodSync, chownSync, fchmodSync, openSync, closeSync, writeFileSync, mkdirSync, symlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { posixTarget, freshDir, errnoOf, timeChanges, modeOf, UID_A, GID_A, UID_B, GID_B, NAME_TOO_LONG } from '../helpers/posix.js';
+import { posixTarget, freshDir, errnoOf, timeChanges, modeOf, UID_A, GID_A, UID_B, GID_B, NAME_TOO_LONG, ownedFile } from '../helpers/posix.js';
 import { asUser, asUserGroups } from '../helpers/posix-sys.js';
 
 const target = await posixTarget(t);
@@ -64,10 +64,7 @@ t.test('returns ENAMETOOLONG for a name of 256 bytes', async (t) => {
 
 t.test('returns EPERM when a user who does not own the file changes its mode', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
-  chmodSync(f, 0o666);
+  const f = ownedFile(d, UID_A, GID_A, 0o666);
   t.equal(await asUser(UID_B, GID_B, ['chmod', f, 0o600]), 'EPERM');
   t.equal(await asUser(UID_B, GID_A, ['chmod', f, 0o600]), 'EPERM', 'sharing the group is not enough');
   t.equal(modeOf(f), 0o666, 'mode unchanged');
@@ -75,9 +72,7 @@ t.test('returns EPERM when a user who does not own the file changes its mode', a
 
 t.test('lets the owner change the mode without privileges', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
+  const f = ownedFile(d, UID_A, GID_A);
   t.equal(await asUser(UID_A, GID_A, ['chmod', f, 0o4700]), 'OK');
   t.equal(modeOf(f), 0o4700);
   t.equal(await asUser(UID_A, GID_A, ['chmod', f, 0o000]), 'OK', 'even to no permissions at all');
@@ -86,9 +81,7 @@ t.test('lets the owner change the mode without privileges', async (t) => {
 
 t.test('clears the setgid bit when the owner is not in the file group', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_B);
+  const f = ownedFile(d, UID_A, GID_B);
   t.equal(await asUser(UID_A, GID_A, ['chmod', f, 0o2755]), 'OK');
   t.equal(modeOf(f), 0o755, 'setgid dropped');
   t.equal(await asUserGroups({ uid: UID_A, gid: GID_A, groups: [GID_B] }, ['chmod', f, 0o2755]), 'OK');

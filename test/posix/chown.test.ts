@@ -3,7 +3,7 @@
 import t from 'tap';
 import { chmodSync, chownSync, fchownSync, openSync, closeSync, writeFileSync, mkdirSync, symlinkSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { posixTarget, freshDir, errnoOf, timeChanges, modeOf, UID_A, GID_A, UID_B, GID_B, GID_C, NAME_TOO_LONG } from '../helpers/posix.js';
+import { posixTarget, freshDir, errnoOf, timeChanges, modeOf, UID_A, GID_A, UID_B, GID_B, GID_C, NAME_TOO_LONG, ownedFile } from '../helpers/posix.js';
 import { asUser, asUserGroups, sys } from '../helpers/posix-sys.js';
 
 const target = await posixTarget(t);
@@ -23,9 +23,7 @@ t.test('root changes the owner and group of a file and a directory', async (t) =
 
 t.test('leaves the owner or the group unchanged when given -1', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
+  const f = ownedFile(d, UID_A, GID_A);
   chownSync(f, -1, GID_B);
   t.same(owner(f), [UID_A, GID_B]);
   chownSync(f, UID_B, -1);
@@ -65,9 +63,7 @@ t.test('updates ctime but not mtime', async (t) => {
 
 t.test('returns EPERM when a user who is not root gives a file away', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
+  const f = ownedFile(d, UID_A, GID_A);
   t.equal(await asUser(UID_A, GID_A, ['chown', f, UID_B, -1]), 'EPERM', 'owner cannot give it away');
   t.equal(await asUser(UID_B, GID_B, ['chown', f, UID_B, -1]), 'EPERM', 'non-owner cannot take it');
   t.equal(await asUser(UID_B, GID_B, ['chown', f, -1, GID_B]), 'EPERM', 'non-owner cannot change the group');
@@ -76,9 +72,7 @@ t.test('returns EPERM when a user who is not root gives a file away', async (t) 
 
 t.test('lets the owner change the group only to a group it belongs to', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
+  const f = ownedFile(d, UID_A, GID_A);
   const cred = { uid: UID_A, gid: GID_A, groups: [GID_A, GID_C] };
   t.equal(await asUserGroups(cred, ['chown', f, -1, GID_C]), 'OK');
   t.same(owner(f), [UID_A, GID_C]);
@@ -89,10 +83,7 @@ t.test('lets the owner change the group only to a group it belongs to', async (t
 
 t.test('clears setuid and setgid when the owner changes the group without privileges', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
-  chmodSync(f, 0o6755);
+  const f = ownedFile(d, UID_A, GID_A, 0o6755);
   t.equal(await asUserGroups({ uid: UID_A, gid: GID_A, groups: [GID_A, GID_C] }, ['chown', f, -1, GID_C]), 'OK');
   t.equal(modeOf(f), 0o755);
 });

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { chmodSync, chownSync, mkdirSync, writeFileSync, readFileSync, symlinkSync, lstatSync, openSync, closeSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { posixTarget, freshDir, errnoOf, timeChanges, modeOf, UID_A, GID_A, UID_B, GID_B, NAME_TOO_LONG } from '../helpers/posix.js';
+import { posixTarget, freshDir, errnoOf, timeChanges, modeOf, UID_A, GID_A, UID_B, GID_B, NAME_TOO_LONG, ownedFile } from '../helpers/posix.js';
 import { asUser, sys, hex } from '../helpers/posix-sys.js';
 
 const target = await posixTarget(t);
@@ -146,10 +146,7 @@ t.test('returns EACCES when creating in a directory without write permission', a
 
 t.test('clears setuid and setgid when an unprivileged user writes', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
-  chmodSync(f, 0o6777);
+  const f = ownedFile(d, UID_A, GID_A, 0o6777);
   t.equal(await asUser(UID_B, GID_B, ['open', f, ['O_WRONLY']], ['write', { $: 0 }, 'data'], ['close', { $: 0 }]), 'OK');
   t.equal(modeOf(f), 0o777, 'cleared by a write from another user');
   chmodSync(f, 0o6777);
@@ -164,9 +161,7 @@ t.test('clears setuid and setgid when an unprivileged user writes', async (t) =>
 
 t.test('keeps write access through an open descriptor after the mode is set to 0', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
+  const f = ownedFile(d, UID_A, GID_A);
   t.equal(await asUser(UID_A, GID_A, ['open', f, ['O_RDWR']], ['fchmod', { $: 0 }, 0], ['write', { $: 0 }, 'abc'], ['close', { $: 0 }]), 'OK',
     'permissions are checked at open, not at write');
   t.equal(await sys('stat', f).then((s) => (s as { size: number }).size), 3);

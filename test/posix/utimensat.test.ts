@@ -1,8 +1,8 @@
 // utimensat(2): nanosecond times, UTIME_NOW, UTIME_OMIT, who may set them (pjdfstest tests/utimensat).
 import t from 'tap';
-import { chmodSync, chownSync, writeFileSync, symlinkSync, lstatSync } from 'node:fs';
+import { chmodSync, writeFileSync, symlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { posixTarget, freshDir, timesOf, sleep, TICK_MS, UID_A, GID_A, UID_B, GID_B } from '../helpers/posix.js';
+import { posixTarget, freshDir, timesOf, sleep, TICK_MS, UID_A, GID_A, UID_B, GID_B, ownedFile } from '../helpers/posix.js';
 import { asUser, sys } from '../helpers/posix-sys.js';
 
 const target = await posixTarget(t);
@@ -77,10 +77,7 @@ t.test('sets the times of a symlink itself with AT_SYMLINK_NOFOLLOW', async (t) 
 
 t.test('lets the owner set any times and returns EPERM for a non-owner', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
-  chmodSync(f, 0o666);
+  const f = ownedFile(d, UID_A, GID_A, 0o666);
   t.equal(await asUser(UID_A, GID_A, ['utimensat', f, [10, 1], [20, 2]]), 'OK', 'owner');
   t.equal(await asUser(UID_B, GID_B, ['utimensat', f, [30, 3], [40, 4]]), 'EPERM', 'non-owner with write permission');
   t.equal(await asUser(UID_B, GID_B, ['utimensat', f, 'OMIT', [40, 4]]), 'EPERM', 'non-owner, one time');
@@ -89,9 +86,7 @@ t.test('lets the owner set any times and returns EPERM for a non-owner', async (
 
 t.test('lets a non-owner with write permission set UTIME_NOW, and returns EACCES without it', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
+  const f = ownedFile(d, UID_A, GID_A);
   await sys('utimensat', f, [10, 0], [10, 0]);
   chmodSync(f, 0o666);
   t.equal(await asUser(UID_B, GID_B, ['utimensat', f, 'NOW', 'NOW']), 'OK');

@@ -1,9 +1,9 @@
 // setxattr(2)/getxattr(2)/listxattr(2)/removexattr(2): user.* attributes with XATTR_CREATE and
 // XATTR_REPLACE, sizes, limits and permissions.
 import t from 'tap';
-import { chmodSync, chownSync, mkdirSync, writeFileSync, linkSync, renameSync, unlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync, linkSync, renameSync, unlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { posixTarget, freshDir, timeChanges, UID_A, GID_A, UID_B, GID_B } from '../helpers/posix.js';
+import { posixTarget, freshDir, timeChanges, UID_A, GID_A, UID_B, GID_B, ownedFile } from '../helpers/posix.js';
 import { asUser, sys, hex, bytes } from '../helpers/posix-sys.js';
 
 const target = await posixTarget(t);
@@ -133,10 +133,7 @@ t.test('follows a symlink, and a user attribute on the link itself is refused', 
 
 t.test('needs write permission to set and read permission to get', async (t) => {
   const d = freshDir(target, t.name);
-  const f = join(d, 'f');
-  writeFileSync(f, 'x');
-  chownSync(f, UID_A, GID_A);
-  chmodSync(f, 0o644);
+  const f = ownedFile(d, UID_A, GID_A, 0o644);
   await sys('setxattr', f, 'user.k', 'v');
   t.equal(await asUser(UID_B, GID_B, ['setxattr', f, 'user.x', 'v']), 'EACCES', 'non-owner without write permission');
   t.same(bytes(await asUser(UID_B, GID_B, ['getxattr', f, 'user.k'])), Buffer.from('v'), 'read permission lets others get');
