@@ -8,6 +8,7 @@ import type { NodeInfo, StatFs } from '../../shared/types.js';
 import { Invalid } from '../../shared/wire/validate.js';
 import { NAME_BYTES_MAX } from '../../shared/limits.js';
 import type { BlockStore } from '../blocks/block-store.js';
+import type { RaftStatus } from '../raft/driver.js';
 import type { ConnContext, Outcome, RpcHandlers } from './server.js';
 import type { LockWaiters } from './lock-waiters.js';
 import { handleRepairOp, isRepairOp, REPAIR_OPS } from '../repair/ops.js';
@@ -24,7 +25,7 @@ export interface RaftApi {
   addMember(m: NodeInfo): Promise<unknown>;
   removeMember(id: string): Promise<unknown>;
   receive(msg: unknown): void;
-  status(): { role: string; term: number; leader: string | null; commitIndex: number; appliedIndex: number; lastIndex: number; snapshotIndex: number; members: NodeInfo[]; matchIndex?: Record<string, number> };
+  status(): Omit<RaftStatus, 'role' | 'matchIndex' | 'id'> & { role: string; matchIndex?: Record<string, number> };
   members(): NodeInfo[];
 }
 
