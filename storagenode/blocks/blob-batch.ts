@@ -5,7 +5,7 @@ import { recordBytes, type BlockLoc } from './segment-record.js';
 
 /** A request in the blob store's write queue. Moves and drops come from the compactor. */
 export type BlobReq =
-  | { kind: 'put'; id: BlockId; data: Uint8Array; head: Buffer; crc: number; storedAtMs: number; done: Settle }
+  | { kind: 'put'; id: BlockId; data: Uint8Array; head: Buffer; crc: number; storedAtMs: number; version: number; done: Settle }
   | { kind: 'del'; ids: BlockId[]; done: Settle }
   | { kind: 'move'; id: BlockId; from: BlockLoc; raw: Buffer; done: Settle }
   | { kind: 'drop'; seg: number; done: Settle };
@@ -51,7 +51,7 @@ export class BatchPlan {
     this.ok.push(r);
     if (verdict === 'same') return;
     this.remove(r.id); // 'write' over an existing entry: a corrupt copy gives way
-    const loc = this.append([r.head, r.data], { size: r.data.length, crc: r.crc, storedAtMs: r.storedAtMs, headBytes: r.head.length });
+    const loc = this.append([r.head, r.data], { size: r.data.length, crc: r.crc, storedAtMs: r.storedAtMs, headBytes: r.head.length, version: r.version });
     this.ops.push(ops.putLoc(r.id, loc));
     this.view.set(r.id, { ...loc, data: r.data });
     this.count++;

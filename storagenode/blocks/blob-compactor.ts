@@ -3,7 +3,7 @@ import type { Logger } from '../../shared/log.js';
 import type { BlockId } from '../../shared/types.js';
 import type { BlobIndex } from './blob-index.js';
 import type { SegmentFiles } from './segment-files.js';
-import { decodeSegmentHead, recordBytes, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, type BlockLoc } from './segment-record.js';
+import { decodeSegmentHead, recordBytes, SEGMENT_HEAD_BYTES_MAX, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, type BlockLoc } from './segment-record.js';
 
 export interface CompactorOptions {
   /** A sealed segment is rewritten once this share of it is dead (default 0.5). */
@@ -130,8 +130,8 @@ export class BlobCompactor {
     while (off < size) {
       const buf = await this.host.files.read(seg, off, Math.min(SCAN_BYTES, size - off));
       if (buf === null || buf.length < SEGMENT_HEADER_BYTES) return null;
-      const h = decodeSegmentHead(buf.subarray(0, SEGMENT_HEADER_BYTES + 64));
-      if (h !== null) return { id: h.id, loc: { seg, off, size: h.size, crc: h.crc, storedAtMs: h.storedAtMs, headBytes: h.headBytes } };
+      const h = decodeSegmentHead(buf.subarray(0, SEGMENT_HEAD_BYTES_MAX));
+      if (h !== null) return { id: h.id, loc: { seg, off, size: h.size, crc: h.crc, storedAtMs: h.storedAtMs, headBytes: h.headBytes, version: h.version } };
       const k = buf.indexOf(magic, 1);
       off += k > 0 ? k : Math.max(1, buf.length - 3);
     }

@@ -11,10 +11,11 @@ import { BlobIndex, INDEX_FORMAT, ops, type SegLive } from './blob-index.js';
 import {
   BlockCorruptError, BlockStoreClosedError, clampRange, sameBytes, type BlockEntry, type BlockStore,
 } from './block-store.js';
-import { checksum } from './record.js';
 import { GroupCommitQueue } from './group-commit.js';
 import { SegmentFiles } from './segment-files.js';
-import { encodeSegmentHead, openSegmentRecord, recordBytes, type BlockLoc } from './segment-record.js';
+import {
+  blockChecksums, coveringRanges, encodeSegmentHead, openSegmentRange, openSegmentRecord, recordBytes, SEGMENT_RECORD_VERSION, type BlockLoc,
+} from './segment-record.js';
 
 export interface BlobBlockStoreOptions extends CompactorOptions {
   /** The store's directory: index/ (LevelDB) and segments/ go below it. */
@@ -95,9 +96,9 @@ export class BlobBlockStore implements BlockStore {
   put(id: BlockId, data: Uint8Array): Promise<void> {
     assert(isBlockId(id), `put: bad block id ${JSON.stringify(id)}`);
     assert(data.length <= BLOCK_BYTES_MAX, `put: block ${id} of ${data.length} bytes exceeds BLOCK_BYTES_MAX`);
-    const crc = checksum(data), storedAtMs = this.now();
-    const head = encodeSegmentHead(id, crc, data.length, storedAtMs);
-    return this.enqueue((done) => ({ kind: 'put', id, data, head, crc, storedAtMs, done }));
+    const { crc, ranges } = blockChecksums(data), storedAtMs = this.now();
+    const head = encodeSegmentHead(id, crc, data.length, storedAtMs, ranges);
+    return this.enqueue((done) => ({ kind: 'put', id, data, head, crc, storedAtMs, version: SEGMENT_RECORD_VERSION, done }));
   }
 
   delete(ids: BlockId[]): Promise<void> {
@@ -105,6 +106,11 @@ export class BlobBlockStore implements BlockStore {
     return this.enqueue((done) => ({ kind: 'del', ids: [...ids], done }));
   }
 
+  /**
+   * A version 2 record is read only where the range asks (its head, and the RANGE_BYTES ranges that
+   * cover [off, off+len)), and those ranges are verified; a whole get, or a version 1 record, reads
+   * and verifies the whole record.
+   */
   async get(id: BlockId, off?: number, len?: number): Promise<Uint8Array | null> {
     this.checkOpen('get');
     // A compaction may retire the segment between the index lookup and the read: look up again.
@@ -112,14 +118,32 @@ export class BlobBlockStore implements BlockStore {
       const loc = await this.index.loc(id);
       if (loc === undefined) return null;
       if (loc === null) throw new BlockCorruptError(id, 'index entry does not parse');
+      const { start, end } = clampRange(loc.size, off, len);
+      if (loc.version >= 2 && end - start < loc.size) {
+        const data = await this.readRange(id, loc, start, end);
+        if (data === null) continue;
+        return data;
+      }
       const rec = await this.files.read(loc.seg, loc.off, recordBytes(loc));
       if (rec === null) continue;
       const data = openSegmentRecord(id, loc, rec);
-      const { start, end } = clampRange(data.length, off, len);
       return data.subarray(start, end);
     }
     this.checkOpen('get');
     throw new BlockCorruptError(id, 'its segment file is missing');
+  }
+
+  /** [start, end) of a version 2 record: one read when the ranges start near the head, else two at once. */
+  private async readRange(id: BlockId, loc: BlockLoc, start: number, end: number): Promise<Buffer | null> {
+    const { from, to } = coveringRanges(loc, start, end);
+    if (from <= loc.headBytes + NEAR_HEAD_BYTES) {
+      const rec = await this.files.read(loc.seg, loc.off, to);
+      if (rec === null) return null;
+      return openSegmentRange(id, loc, rec, rec.subarray(Math.min(from, rec.length)), start, end);
+    }
+    const [head, body] = await Promise.all([this.files.read(loc.seg, loc.off, loc.headBytes), this.files.read(loc.seg, loc.off + from, to - from)]);
+    if (head === null || body === null) return null;
+    return openSegmentRange(id, loc, head, body, start, end);
   }
 
   async has(id: BlockId): Promise<boolean> {
@@ -254,6 +278,9 @@ export class BlobBlockStore implements BlockStore {
     };
   }
 }
+
+/** A ranged read whose first range starts this close to the record's head reads both in one go. */
+const NEAR_HEAD_BYTES = 128 * 1024;
 
 function reqBytes(r: BlobReq): number {
   return r.kind === 'put' ? r.head.length + r.data.length : r.kind === 'move' ? r.raw.length : 0;

@@ -14,7 +14,7 @@ blockStoreSuite({
   open: (opts) => BlobBlockStore.open({ compactEveryMs: 0, ...opts }),
   async corrupt(dir, { payload, frame }) {
     flipRecordByte(dir, payload, lastPayloadByte);
-    flipRecordByte(dir, frame, (r) => r.headBytes - 1); // the id's last character: header crc fails
+    flipRecordByte(dir, frame, (r) => r.headBytes - 1); // the range table's last byte: header crc fails
   },
 });
 

@@ -1,7 +1,8 @@
 // Test helpers that read and damage a closed BlobBlockStore's segment files directly.
 import { openSync, readdirSync, readSync, closeSync, writeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeSegmentHead, recordBytes, SEGMENT_HEADER_BYTES } from '../../../storagenode/blocks/segment-record.js';
+import { crc32 } from 'node:zlib';
+import { decodeSegmentHead, recordBytes, SEGMENT_HEAD_BYTES_MAX, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from '../../../storagenode/blocks/segment-record.js';
 
 export interface FoundRecord { file: string; off: number; headBytes: number; size: number }
 
@@ -15,7 +16,7 @@ export function scanSegments(dir: string): (FoundRecord & { id: string })[] {
     try {
       const size = fstatSync(fd).size;
       let off = 0;
-      const buf = Buffer.alloc(SEGMENT_HEADER_BYTES + 64);
+      const buf = Buffer.alloc(SEGMENT_HEAD_BYTES_MAX);
       while (off < size) {
         const n = readSync(fd, buf, 0, buf.length, off);
         const h = decodeSegmentHead(buf.subarray(0, n));
@@ -54,3 +55,18 @@ export function flipRecordByte(dir: string, id: string, at: (r: FoundRecord) => 
 
 /** The last payload byte of a record: what a flipped bit on the disk would hit. */
 export const lastPayloadByte = (r: FoundRecord): number => r.headBytes + r.size - 1;
+
+/** A version 1 record head (no range table), as stores before range checksums wrote them. */
+export function encodeV1Head(id: string, crc: number, size: number, storedAtMs: number): Buffer {
+  const idLen = Buffer.byteLength(id, 'latin1');
+  const head = Buffer.alloc(SEGMENT_HEADER_BYTES + idLen);
+  head.writeUInt32LE(SEGMENT_MAGIC, 0);
+  head.writeUInt8(1, 4);
+  head.writeUInt8(idLen, 5);
+  head.writeUInt32LE(crc >>> 0, 8);
+  head.writeUInt32LE(size, 12);
+  head.writeDoubleLE(storedAtMs, 16);
+  head.write(id, SEGMENT_HEADER_BYTES, 'latin1');
+  head.writeUInt32LE(crc32(head.subarray(SEGMENT_HEADER_BYTES), crc32(head.subarray(0, 24))) >>> 0, 24);
+  return head;
+}
