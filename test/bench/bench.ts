@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mount, removeDir, startCluster, stopAll } from './processes.js';
+import { machineLines } from './machine.js';
+import { mount, removeClusters, removeDir, runningProcs, startCluster, stopAll, stopOnSignals } from './processes.js';
+import { CLIENT_RSS_LIMIT_MB, NODE_RSS_LIMIT_MB, RssSampler } from './rss.js';
 import { emptyFiles, FULL, makeTarball, QUICK, random4k, sequential, smallFiles, untar, type Figure, type Sizes } from './workloads.js';
 
 /**
@@ -9,6 +11,9 @@ import { emptyFiles, FULL, makeTarball, QUICK, random4k, sequential, smallFiles,
  * directory and on a tidefs mount (3 nodes, R=3) in the same run. Output lines are machine readable:
  *   metric value unit ratio
  * where ratio = tidefs figure ÷ local figure (for times, it is how many times slower tidefs was).
+ * `client_rss_max` and `node_rss_max` (MB, the peak VmHWM of the client and of the largest node
+ * during the tidefs run) carry as ratio their share of the limit (300 MB client, 600 MB node).
+ * Lines starting with `#` are comments: the machine (nproc, kernel) and the load average at start and end.
  */
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -42,6 +47,15 @@ async function runAll(target: string, dir: string, tarball: string): Promise<Map
 
 async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'tidefs-bench-work-'));
+  let ok = false;
+  // Data always goes (a full run leaves GiBs); after a failure the node logs stay.
+  const cleanup = () => {
+    removeDir(work);
+    for (const d of removeClusters(!ok)) log(`bench: node logs kept in ${d}`);
+  };
+  stopOnSignals(cleanup);
+  for (const l of machineLines('start')) console.log(l);
+  const sampler = new RssSampler(runningProcs);
   try {
     log(`bench: ${quick ? 'quick' : 'full'} run; building a tarball of ${sizes.tarEntries} entries`);
     const tarball = await makeTarball(work, sizes.tarEntries);
@@ -52,7 +66,9 @@ async function main(): Promise<number> {
     const mnt = join(work, 'mnt');
     mkdirSync(mnt);
     await mount(cluster.urls, mnt, log);
+    sampler.start();
     const tideFigures = await runAll('tidefs', mnt, tarball);
+    sampler.stop();
     console.log('# metric value unit ratio   (ratio = tidefs ÷ local disk, same run; for times: times slower)');
     for (const [metric, f] of tideFigures) {
       const base = localFigures.get(metric);
@@ -60,16 +76,22 @@ async function main(): Promise<number> {
       console.log(`${metric} ${f.value.toFixed(2)} ${f.unit} ${ratio.toFixed(3)}`);
       console.log(`local_${metric} ${base?.value.toFixed(2)} ${f.unit} 1.000`);
     }
-    await stopAll();
-    removeDir(cluster.dir);
+    const mem = sampler.figures();
+    const client = Math.max(0, ...mem.filter((m) => m.role.startsWith('client')).map((m) => m.hwmMb));
+    const node = Math.max(0, ...mem.filter((m) => !m.role.startsWith('client')).map((m) => m.hwmMb));
+    console.log(`client_rss_max ${client.toFixed(1)} MB ${(client / CLIENT_RSS_LIMIT_MB).toFixed(3)}`);
+    console.log(`node_rss_max ${node.toFixed(1)} MB ${(node / NODE_RSS_LIMIT_MB).toFixed(3)}`);
+    log(`bench: peak RSS (VmHWM) per process: ${mem.map((m) => `${m.role} ${m.hwmMb.toFixed(0)} MB`).join(', ')}`);
+    for (const l of machineLines('end')) console.log(l);
+    ok = true;
     return 0;
   } finally {
+    sampler.stop();
     await stopAll();
-    removeDir(work);
+    cleanup();
   }
 }
 
-process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 main().then((c) => process.exit(c), (e) => {
   log(`bench: failed: ${(e as Error).stack ?? e}`);
   void stopAll().then(() => process.exit(1));

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,15 @@ const cliEnv = { ...process.env, TIDEFS_DIST: relative(repo, outDir) };
 /** The client's own entry, which exits once unmounted (bin/tidefs leaves the process to linger: it only sets exitCode). */
 const clientMain = join(outDir, 'client', 'main.js');
 const started: ChildProcess[] = [];
+const roles = new Map<ChildProcess, string>();
 const mounts: string[] = [];
+const clusterDirs: string[] = [];
+
+/** The processes started here that still run, by role ("n1".., "client", "client2"..), for RSS sampling. */
+export function runningProcs(): { role: string; pid: number }[] {
+  return started.filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined)
+    .map((c) => ({ role: roles.get(c) ?? '?', pid: c.pid! }));
+}
 
 
 export interface BenchCluster {
@@ -28,6 +36,7 @@ export interface BenchCluster {
 
 export async function startCluster(nodes: number, log: (s: string) => void): Promise<BenchCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'tidefs-bench-'));
+  clusterDirs.push(dir);
   const ports = await Promise.all(Array.from({ length: nodes }, () => freePort()));
   const ids = ports.map((_, i) => `n${i + 1}`);
   const urls = ports.map((p) => `ws://127.0.0.1:${p}`);
@@ -38,6 +47,7 @@ export async function startCluster(nodes: number, log: (s: string) => void): Pro
       stdio: ['ignore', out, out], env: cliEnv,
     });
     started.push(child);
+    roles.set(child, ids[i]!);
   }
   log(`bench: started ${nodes} nodes (${urls.join(', ')}), logs in ${dir}`);
   await waitFor(async () => (await runCli(['status', urls.join(',')])).includes('leader'), 30_000, 'a leader to be elected');
@@ -48,6 +58,8 @@ export async function mount(urls: string[], mnt: string, log: (s: string) => voi
   const out = openSync(`${mnt}.log`, 'a');
   const child = spawn(process.execPath, [...nodeArgs, clientMain, 'mount', urls.join(','), mnt, '--foreground', ...extra], { stdio: ['ignore', out, out], env: { ...cliEnv, ...env } });
   started.push(child);
+  const clients = [...roles.values()].filter((r) => r.startsWith('client')).length;
+  roles.set(child, clients ? `client${clients + 1}` : 'client');
   mounts.push(mnt);
   await waitFor(async () => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt), 30_000, `the mount at ${mnt}`);
   log(`bench: mounted at ${mnt}`);
@@ -60,6 +72,36 @@ export async function stopAll(): Promise<void> {
   // Up to 5 s to exit cleanly (a client flushes, and writes its --cpu-prof profile on exit).
   for (let i = 0; i < 50 && stopping.some((c) => c.exitCode === null && c.signalCode === null); i++) await new Promise((r) => setTimeout(r, 100));
   for (const c of stopping) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of stopping) roles.delete(c);
+}
+
+/**
+ * Stops everything started here (by PID, mounts unmounted) when this process is interrupted or
+ * terminated, then exits 128+signal. `also` runs first (e.g. to stop a sampler or remove a work dir).
+ */
+export function stopOnSignals(also: () => void = () => {}): void {
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`${sig}: stopping the cluster and mounts\n`);
+      void stopAll().finally(() => {
+        try { also(); } catch { /* best effort on the way out */ }
+        process.exit(code);
+      });
+    });
+  }
+}
+
+/**
+ * Removes the directories of the clusters started here (call after stopAll). With keepLogs (after a
+ * failure) only the nodes' data goes and their logs stay; returns the directories kept.
+ */
+export function removeClusters(keepLogs: boolean): string[] {
+  const dirs = clusterDirs.splice(0);
+  for (const d of dirs) {
+    if (!keepLogs) removeDir(d);
+    else for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) removeDir(join(d, e.name));
+  }
+  return keepLogs ? dirs : [];
 }
 
 export function removeDir(dir: string): void {

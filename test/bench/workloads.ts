@@ -20,7 +20,8 @@ export interface Sizes {
 export const FULL: Sizes = { seqBytes: 1 << 30, randSeconds: 15, files: 10_000, smallFiles: 2_000, tarEntries: 7_000 };
 export const QUICK: Sizes = { seqBytes: 128 << 20, randSeconds: 4, files: 1_000, smallFiles: 300, tarEntries: 1_000 };
 
-async function dropCaches(): Promise<void> {
+/** sync, then drop the page, dentry and inode caches (needs root; without it the figures include the caches). */
+export async function dropCaches(): Promise<void> {
   await runCmd('sync', []);
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '3');
@@ -29,7 +30,7 @@ async function dropCaches(): Promise<void> {
   }
 }
 
-async function fio(dir: string, args: string[]): Promise<{ bwBytes: number; iops: number }> {
+export async function fio(dir: string, args: string[]): Promise<{ bwBytes: number; iops: number }> {
   const out = await runCmd('fio', ['--output-format=json', '--ioengine=psync', `--directory=${dir}`, '--group_reporting', ...args]);
   const job = JSON.parse(out.slice(out.indexOf('{'))).jobs[0];
   const rw = job.write.io_bytes > 0 && job.read.io_bytes === 0 ? job.write : job.read;
