@@ -1,6 +1,7 @@
 import { BLOCK_BYTES_MAX, CHUNK_BYTES } from '../../shared/limits.js';
 import type { Slice } from '../../shared/types.js';
 import { BlockMissingError } from '../rpc/block-io.js';
+import { blockCacheFor, type BlockCache } from './block-cache.js';
 import { resolveSlices, splitByChunk } from './slices.js';
 import type { VfsOptions } from './types.js';
 
@@ -21,6 +22,24 @@ interface Layout {
   version: number;
 }
 
+/** Per layout, the part of each block its slices name: bytes there exist, so a fetch may take them. */
+const extentsOf = new WeakMap<Layout, Map<string, { lo: number; hi: number }>>();
+function blockExtents(l: Layout): Map<string, { lo: number; hi: number }> {
+  let m = extentsOf.get(l);
+  if (!m) {
+    m = new Map();
+    for (const s of l.slices) {
+      const e = m.get(s.block);
+      if (e) {
+        e.lo = Math.min(e.lo, s.off);
+        e.hi = Math.max(e.hi, s.off + s.len);
+      } else m.set(s.block, { lo: s.off, hi: s.off + s.len });
+    }
+    extentsOf.set(l, m);
+  }
+  return m;
+}
+
 /**
  * Committed contents of one inode as this mount last saw them: chunk layouts (readChunk) and a small
  * cache of assembled read units that sequential reads fill ahead of the reader. A fetch is put in
@@ -34,7 +53,12 @@ export class FileReader {
   private nextSeqOff = -1;
   private seqRun = 0;
 
-  constructor(readonly ino: number, private readonly o: VfsOptions) {}
+  /** Block bytes shared by every file of this mount (block-cache.ts); blocks are immutable, so safe across opens. */
+  private readonly cache: BlockCache;
+
+  constructor(readonly ino: number, private readonly o: VfsOptions) {
+    this.cache = blockCacheFor(o.cluster);
+  }
 
   /** Drops cached layouts and units (all, or those of the given chunks). */
   invalidate(chunks?: Set<number>): void {
@@ -122,12 +146,16 @@ export class FileReader {
    */
   private async fill(out: Buffer, chunk: number, pos: number, fresh = false): Promise<void> {
     const lp = this.layout(chunk);
-    const segs = resolveSlices((await lp).slices, pos, pos + out.byteLength);
+    const layout = await lp;
+    const segs = resolveSlices(layout.slices, pos, pos + out.byteLength);
+    const extents = blockExtents(layout);
     try {
       await Promise.all(segs.map(async (s) => {
         if (!s.src) return void out.fill(0, s.pos - pos, s.pos - pos + s.len); // a hole
-        const data = await this.o.cluster.getBlock(s.src.block, s.src.off, s.len, { missingFast: !fresh });
-        out.set(data, s.pos - pos);
+        const { block } = s.src;
+        const e = extents.get(block)!;
+        const fetch = (off: number, len: number) => this.o.cluster.getBlock(block, off, len, { missingFast: !fresh });
+        await this.cache.read(block, s.src.off, out.subarray(s.pos - pos, s.pos - pos + s.len), e.lo, e.hi, fetch);
       }));
     } catch (e) {
       if (fresh || !(e instanceof BlockMissingError)) throw e;

@@ -1,0 +1,158 @@
+import type { BlockId } from '../../shared/types.js';
+
+/**
+ * Bytes of blocks this mount fetched recently, shared by every open file of the mount and kept
+ * across opens. Blocks are immutable and their ids are never reused, so a cached byte of a block id
+ * is right forever: close-to-open consistency comes from the chunk layouts (FileReader revalidates
+ * them on open), which say which blocks a file's bytes are in, never from this cache.
+ *
+ * The cache holds UNIT_BYTES-aligned pieces of blocks (the node verifies 64 KiB ranges, so a smaller
+ * read costs it the same). A miss fetches the aligned `fetchBytes` around it (clipped to the part of
+ * the block the caller knows exists), so nearby random reads find their bytes here. Memory is
+ * bounded by two generations of at most budget/2 bytes each: a hit moves a piece to the young one,
+ * and when the young one is full the old one is dropped whole (no per-hit reordering of a big map).
+ */
+export const CACHE_UNIT_BYTES = 64 * 1024;
+/** What one mount may hold (both generations), bytes. */
+export const CACHE_BUDGET_BYTES_DEFAULT = 128 * 1024 * 1024;
+/** What a random miss fetches around the bytes asked for: aligned, a multiple of CACHE_UNIT_BYTES. */
+export const MISS_FETCH_BYTES_DEFAULT = 64 * 1024;
+
+interface Piece {
+  start: number; // within the unit, inclusive
+  end: number; // within the unit, exclusive
+  buf: Uint8Array; // bytes [start, end) of the unit
+}
+
+/** Fetches [off, off+len) of a block; must return exactly len bytes. */
+export type FetchRange = (off: number, len: number) => Promise<Uint8Array>;
+
+export class BlockCache {
+  private young = new Map<string, Piece>();
+  private old = new Map<string, Piece>();
+  private youngBytes = 0;
+  private readonly inflight = new Map<string, Promise<void>>();
+  readonly stats = { hits: 0, misses: 0, fetches: 0, fetchedBytes: 0 };
+
+  constructor(readonly budgetBytes = CACHE_BUDGET_BYTES_DEFAULT, readonly fetchBytes = MISS_FETCH_BYTES_DEFAULT) {}
+
+  /**
+   * Copies bytes [off, off + out.length) of block `id` into `out`, from the cache where it holds
+   * them, else fetched. [lo, hi) is a part of the block known to exist (a slice names it): fetches
+   * never go past it, since a ranged get past the block's end is an error.
+   */
+  async read(id: BlockId, off: number, out: Uint8Array, lo: number, hi: number, fetch: FetchRange): Promise<void> {
+    const end = off + out.byteLength;
+    for (let attempt = 0; ; attempt++) {
+      const missing = this.copyHits(id, off, end, out);
+      if (attempt === 0) this.stats[missing === null ? 'hits' : 'misses']++;
+      if (missing === null) return;
+      if (attempt >= 2 || this.budgetBytes <= 0) {
+        // Evicted again at once (a budget smaller than the reads): fetch straight into out.
+        out.set(await fetch(off, out.byteLength));
+        return;
+      }
+      await this.fill(id, missing.from, missing.to, lo, hi, fetch);
+    }
+  }
+
+  /** Drops everything (tests; a mount that wants its memory back). */
+  clear(): void {
+    this.young.clear();
+    this.old.clear();
+    this.youngBytes = 0;
+  }
+
+  get bytes(): number {
+    let n = this.youngBytes;
+    for (const p of this.old.values()) n += p.end - p.start;
+    return n;
+  }
+
+  /** Copies what is cached; returns the span from the first to the last byte not cached, or null. */
+  private copyHits(id: BlockId, off: number, end: number, out: Uint8Array): { from: number; to: number } | null {
+    let from = -1, to = -1;
+    for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) {
+      const base = u * CACHE_UNIT_BYTES;
+      const a = Math.max(off, base) - base, b = Math.min(end, base + CACHE_UNIT_BYTES) - base;
+      const p = this.get(id, u);
+      if (p && p.start <= a && p.end >= b) {
+        out.set(p.buf.subarray(a - p.start, b - p.start), base + a - off);
+        continue;
+      }
+      if (from < 0) from = base + a;
+      to = base + b;
+    }
+    return from < 0 ? null : { from, to };
+  }
+
+  /** Fetches the aligned span around [from, to) within [lo, hi) once, however many readers want it. */
+  private async fill(id: BlockId, from: number, to: number, lo: number, hi: number, fetch: FetchRange): Promise<void> {
+    const a = Math.max(lo, Math.min(from, Math.floor(from / this.fetchBytes) * this.fetchBytes));
+    const b = Math.min(hi, Math.max(to, Math.ceil(to / this.fetchBytes) * this.fetchBytes));
+    const key = `${id}@${a}-${b}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = fetch(a, b - a).then((buf) => this.insert(id, a, buf));
+      this.inflight.set(key, p);
+      void p.finally(() => this.inflight.delete(key)).catch(() => {});
+      this.stats.fetches++;
+      this.stats.fetchedBytes += b - a;
+    }
+    await p;
+  }
+
+  private insert(id: BlockId, off: number, buf: Uint8Array): void {
+    const end = off + buf.byteLength;
+    for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) {
+      const base = u * CACHE_UNIT_BYTES;
+      const a = Math.max(off, base) - base, b = Math.min(end, base + CACHE_UNIT_BYTES) - base;
+      const cur = this.get(id, u);
+      if (cur && cur.start <= a && cur.end >= b) continue; // already holds at least this
+      this.set(`${id}@${u}`, { start: a, end: b, buf: buf.subarray(base + a - off, base + b - off) });
+    }
+  }
+
+  private get(id: BlockId, u: number): Piece | undefined {
+    const key = `${id}@${u}`;
+    const p = this.young.get(key);
+    if (p) return p;
+    const q = this.old.get(key);
+    if (q) {
+      this.old.delete(key);
+      this.set(key, q);
+    }
+    return q;
+  }
+
+  private set(key: string, p: Piece): void {
+    const prev = this.young.get(key);
+    if (prev) this.youngBytes -= prev.end - prev.start;
+    this.young.set(key, p);
+    this.youngBytes += p.end - p.start;
+    if (this.youngBytes > this.budgetBytes / 2) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngBytes = 0;
+    }
+  }
+}
+
+const caches = new WeakMap<object, BlockCache>();
+
+/** The mount's cache: one per cluster connection, so every file and handle of a mount shares it. */
+export function blockCacheFor(cluster: object): BlockCache {
+  let c = caches.get(cluster);
+  if (!c) {
+    c = new BlockCache(envBytes('TIDEFS_BLOCK_CACHE_BYTES') ?? CACHE_BUDGET_BYTES_DEFAULT, envBytes('TIDEFS_READ_MISS_BYTES') ?? MISS_FETCH_BYTES_DEFAULT);
+    caches.set(cluster, c);
+  }
+  return c;
+}
+
+function envBytes(name: string): number | undefined {
+  const v = typeof process === 'undefined' ? undefined : process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}

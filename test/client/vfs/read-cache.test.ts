@@ -1,0 +1,113 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { silentLogger } from '../../../shared/log.js';
+import { BlockCache, CACHE_UNIT_BYTES } from '../../../client/vfs/block-cache.js';
+import { Vfs } from '../../../client/vfs/vfs.js';
+import { O_CREAT, O_RDONLY, O_RDWR, O_TRUNC } from '../../../client/vfs/perms.js';
+import type { OpContext } from '../../../client/vfs/types.js';
+import { FakeCluster } from './fake-cluster.js';
+
+const ROOT: OpContext = { uid: 0, gid: 0, groups: [], pid: 1 };
+const must = <T>(r: { ok: true; value: T } | { ok: false; errno: string }): T => {
+  if (!r.ok) throw new Error(`unexpected ${r.errno}`);
+  return r.value;
+};
+
+/** A block of `size` bytes and a fetch that records every range asked for (and refuses past the end, as a node does). */
+function block(size: number) {
+  const data = randomBytes(size);
+  const asked: [number, number][] = [];
+  const fetch = async (off: number, len: number) => {
+    asked.push([off, len]);
+    await new Promise((r) => setImmediate(r));
+    if (off + len > size) throw new Error(`past the end: ${off}+${len}`);
+    return data.subarray(off, off + len);
+  };
+  return { data, asked, fetch };
+}
+
+t.test('block cache: a miss fetches the aligned unit around it, later reads inside it are hits', async (t) => {
+  const c = new BlockCache(1 << 20, CACHE_UNIT_BYTES);
+  const b = block(300_000);
+  const out = Buffer.alloc(4096);
+  await c.read('b1', 70_000, out, 0, 300_000, b.fetch);
+  t.same(out, b.data.subarray(70_000, 74_096));
+  t.same(b.asked, [[65_536, 65_536]], 'one aligned 64 KiB fetch');
+  await c.read('b1', 100_000, out, 0, 300_000, b.fetch);
+  t.same(out, b.data.subarray(100_000, 104_096));
+  t.equal(b.asked.length, 1, 'a hit');
+  // A read spanning a cached and an uncached unit fetches only the missing part (aligned).
+  const big = Buffer.alloc(100_000);
+  await c.read('b1', 120_000, big, 0, 300_000, b.fetch);
+  t.same(big, b.data.subarray(120_000, 220_000));
+  t.same(b.asked[1], [131_072, 131_072]);
+  // The block's last unit: clipped to the known extent, never past the block's end.
+  await c.read('b1', 299_000, Buffer.alloc(1000), 0, 300_000, b.fetch);
+  t.same(b.asked[2], [262_144, 300_000 - 262_144]);
+  t.same(c.stats.hits, 1);
+});
+
+t.test('block cache: clipped to the extent a slice names; concurrent readers share one fetch; errors are not cached', async (t) => {
+  const c = new BlockCache(1 << 20, 4 * CACHE_UNIT_BYTES);
+  const b = block(1 << 20);
+  const outs = [Buffer.alloc(10), Buffer.alloc(10), Buffer.alloc(10)];
+  await Promise.all(outs.map((o, i) => c.read('b2', 10_000 + i, o, 5000, 90_000, b.fetch)));
+  t.same(b.asked, [[5000, 85_000]], 'one fetch, inside [lo, hi)');
+  outs.forEach((o, i) => t.same(o, b.data.subarray(10_000 + i, 10_010 + i)));
+  let fail = true;
+  const flaky = async (off: number, len: number) => {
+    if (fail) throw new Error('down');
+    return b.fetch(off, len);
+  };
+  await t.rejects(c.read('b3', 0, Buffer.alloc(10), 0, 1 << 20, flaky), /down/);
+  fail = false;
+  const o = Buffer.alloc(10);
+  await c.read('b3', 0, o, 0, 1 << 20, flaky);
+  t.same(o, b.data.subarray(0, 10), 'retried after a failed fetch');
+});
+
+t.test('block cache: memory stays within the budget', async (t) => {
+  const c = new BlockCache(8 * CACHE_UNIT_BYTES, CACHE_UNIT_BYTES);
+  const b = block(4 << 20);
+  for (let i = 0; i < 64; i++) {
+    const o = Buffer.alloc(100);
+    await c.read('b4', i * CACHE_UNIT_BYTES + 7, o, 0, 4 << 20, b.fetch);
+    t.same(o, b.data.subarray(i * CACHE_UNIT_BYTES + 7, i * CACHE_UNIT_BYTES + 107));
+    t.ok(c.bytes <= 8 * CACHE_UNIT_BYTES, `${c.bytes} bytes held`);
+  }
+  const none = new BlockCache(0);
+  const o = Buffer.alloc(100);
+  await none.read('b4', 5, o, 0, 4 << 20, b.fetch);
+  t.same(o, b.data.subarray(5, 105), 'a zero budget reads through');
+});
+
+async function mountOn(cluster: FakeCluster): Promise<Vfs> {
+  return new Vfs({ cluster, clock: { nowMs: () => Date.now() }, randomHex: () => randomBytes(12).toString('hex'), log: silentLogger, pathTtlMs: 0 });
+}
+
+t.test('vfs read cache: random reads after a reopen come from the cache; close-to-open still sees new data', async (t) => {
+  const cluster = await FakeCluster.create();
+  const a = await mountOn(cluster), b = await mountOn(cluster);
+  const v1 = randomBytes(3 << 20);
+  let fd = must(await a.create(ROOT, '/f', 0o644, O_CREAT | O_RDWR));
+  must(await a.write(ROOT, fd, 0, v1));
+  must(await a.release(ROOT, fd));
+  const offs = [5, 1_000_000, 2_500_000, 70_000, 3_000_000];
+  fd = must(await a.open(ROOT, '/f', O_RDONLY));
+  for (const off of offs) t.same(must(await a.read(ROOT, fd, off, 4096)), v1.subarray(off, off + 4096));
+  must(await a.release(ROOT, fd));
+  const gets = cluster.calls.get('blockGet') ?? 0;
+  fd = must(await a.open(ROOT, '/f', O_RDONLY));
+  for (const off of offs) t.same(must(await a.read(ROOT, fd, off + 100, 4096)), v1.subarray(off + 100, off + 4196));
+  t.equal(cluster.calls.get('blockGet') ?? 0, gets, 'no block fetched again after a reopen');
+  must(await a.release(ROOT, fd));
+  // Another mount rewrites the file (new blocks) and closes; the next open here reads the new bytes.
+  const v2 = randomBytes(3 << 20);
+  fd = must(await b.open(ROOT, '/f', O_RDWR | O_TRUNC));
+  must(await b.write(ROOT, fd, 0, v2));
+  must(await b.release(ROOT, fd));
+  fd = must(await a.open(ROOT, '/f', O_RDONLY));
+  for (const off of offs) t.same(must(await a.read(ROOT, fd, off + 100, 4096)), v2.subarray(off + 100, off + 4196), `new data at ${off}`);
+  t.same(must(await a.read(ROOT, fd, 0, 3 << 20)), v2, 'whole file');
+  must(await a.release(ROOT, fd));
+});
