@@ -77,3 +77,17 @@ export class RssSampler {
     return [...this.lastHwm.keys()].sort().map((role) => ({ role, rssMaxMb: this.maxRss.get(role) ?? 0, hwmMb: this.lastHwm.get(role) ?? 0 }));
   }
 }
+
+/** CPU time (user + system) a process has used so far, in ms; null once it has exited. */
+export function cpuMs(pid: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the command name (which may hold spaces) start after the last ')': state is field 3,
+  // utime and stime are fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseStatus } from '../bench/rss.js';
+import { cpuMs, parseStatus } from '../bench/rss.js';
 import { pick, rng, split } from './names.js';
 
 t.test('soak picks: distinct, within range, only where ok() holds, repeatable from the seed', async (t) => {
@@ -26,4 +26,14 @@ t.test('RSS: VmRSS and VmHWM are read in kB and reported in MB', async (t) => {
   const status = 'Name:\tnode\nVmPeak:\t 1000000 kB\nVmHWM:\t  300000 kB\nVmRSS:\t  250000 kB\nThreads:\t11\n';
   t.same(parseStatus(status), { rssMb: 256, hwmMb: 307.2 });
   t.equal(parseStatus('Name:\tkthreadd\n'), null, 'kernel threads have no VmRSS');
+});
+
+t.test('CPU time of this process is read from /proc/PID/stat in ms', async (t) => {
+  const before = cpuMs(process.pid)!;
+  const own = process.cpuUsage();
+  while (process.cpuUsage(own).user < 100_000); // burn 100 ms of CPU, however busy the machine is
+  const used = cpuMs(process.pid)! - before;
+  const ownMs = (process.cpuUsage(own).user + process.cpuUsage(own).system) / 1000;
+  t.ok(Math.abs(used - ownMs) <= 30, `/proc says ${used} ms, process.cpuUsage ${ownMs.toFixed(0)} ms (ticks are 10 ms)`);
+  t.equal(cpuMs(2 ** 22 + 1), null, 'no such process');
 });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLines } from '../bench/machine.js';
 import { mount, removeClusters, removeDir, runningProcs, startCluster, stopAll, stopOnSignals } from '../bench/processes.js';
-import { CLIENT_RSS_LIMIT_MB, NODE_RSS_LIMIT_MB, RssSampler } from '../bench/rss.js';
+import { CLIENT_RSS_LIMIT_MB, cpuMs, NODE_RSS_LIMIT_MB, RssSampler } from '../bench/rss.js';
 import { dropCaches, fio } from '../bench/workloads.js';
 import { dataByte, fileName, pick, rng, split } from './names.js';
 
@@ -17,7 +17,7 @@ import { dataByte, fileName, pick, rng, split } from './names.js';
  * 2. fills ONE directory to each of --sizes entries (default 10,000 then 100,000; several creator
  *    processes fill, see fill.ts) and at each size measures, on samples of --sample ops: create, stat of
  *    random names, lookup of absent names, a full readdir, open+read of 4 KiB files (--read-sample of
- *    them) and delete of random names; each figure is the median of --rounds rounds (default 3) over
+ *    them, never one read before) and delete of random names; each figure is the median of --rounds rounds (default 3) over
  *    parts of the sample. Page, dentry and inode caches are dropped before each round of stat, readdir
  *    and read, so those go to the file system.
  * Output: `metric value unit` lines for each size, `<metric>_ratio value x` (largest size ÷ smallest:
@@ -42,10 +42,10 @@ function parseOptions(args: string[]): Options {
   const o: Options = {
     sizes: get('sizes', '10000,100000').split(',').filter(Boolean).map(Number),
     sample: Number(get('sample', '2000')),
-    readSample: Number(get('read-sample', '500')),
+    readSample: Number(get('read-sample', '300')),
     creators: Number(get('creators', '4')),
     concurrency: Number(get('concurrency', '4')),
-    dataEvery: Number(get('data-every', '10')),
+    dataEvery: Number(get('data-every', '20')),
     writeMiB: Math.round(Number(get('write-gib', '4')) * 1024),
     minRatio: Number(get('min-ratio', '0.5')),
     rounds: Number(get('rounds', '3')),
@@ -84,9 +84,15 @@ function rate(n: number, fn: () => void): number {
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
-/** Runs the creators on [from, to) in parallel; files/s over all of them. */
+/** CPU ms used so far by each process of the cluster and the mount. */
+function cpuNow(): Map<string, number> {
+  return new Map(runningProcs().map((p) => [p.role, cpuMs(p.pid) ?? 0]));
+}
+
+/** Runs the creators on [from, to) in parallel; files/s over all of them. Logs CPU per file. */
 async function fill(dir: string, from: number, to: number): Promise<number> {
   const t0 = process.hrtime.bigint();
+  const cpu0 = cpuNow();
   const script = join(here, 'fill.js');
   await Promise.all(split(from, to, opts.creators).map(([a, b]) => new Promise<void>((res, rej) => {
     const c = spawn(process.execPath, [script, dir, String(a), String(b), String(opts.dataEvery), String(opts.concurrency)], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -98,7 +104,11 @@ async function fill(dir: string, from: number, to: number): Promise<number> {
       else rej(new Error(`creator ${a}..${b} exited ${code}`));
     });
   })));
-  return (to - from) / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const per = [...cpuNow()].map(([role, ms]): [string, number] => [role, (ms - (cpu0.get(role) ?? 0)) / (to - from)]);
+  const total = per.reduce((a, [, ms]) => a + ms, 0);
+  out(`# filling ${from}..${to}: ${(to - from) / seconds | 0} files/s, CPU per file ${total.toFixed(2)} ms (${per.map(([r, ms]) => `${r} ${ms.toFixed(2)}`).join(', ')}; the creators' own CPU not counted)`);
+  return (to - from) / seconds;
 }
 
 /** What the directory holds: creator files f0..f<next-1> minus `deleted`, plus `extra` sample files. */
@@ -107,6 +117,8 @@ interface DirState {
   next: number;
   deleted: Set<number>;
   extra: number;
+  /** Data files read at a smaller size: not read again (the client may still cache them). */
+  read: Set<number>;
 }
 
 /** Median of `rounds` rates, each over its share of `items` (so one burst of load skews one round only). */
@@ -153,7 +165,8 @@ async function measureAt(st: DirState, size: number, random: () => number): Prom
     if (listed !== size) throw new Error(`readdir listed ${listed} entries, expected ${size}`);
   }), 'entries/s']);
 
-  const reads = pick(random, st.next, opts.readSample, (i) => i % opts.dataEvery === 0 && live(i));
+  const reads = pick(random, st.next, opts.readSample, (i) => i % opts.dataEvery === 0 && live(i) && !st.read.has(i));
+  for (const i of reads) st.read.add(i);
   fig.set('read_4k', [await rounds(reads, dropCaches, (i) => {
     const b = readFileSync(join(dir, fileName(i)));
     if (b.length !== 4096 || b[0] !== dataByte(i) || b[4095] !== dataByte(i)) throw new Error(`${fileName(i)}: wrong contents`);
@@ -172,7 +185,7 @@ async function filesPhase(mnt: string): Promise<void> {
   const dir = join(mnt, 'many');
   mkdirSync(dir);
   const random = rng(opts.seed);
-  const st: DirState = { dir, next: 0, deleted: new Set(), extra: 0 };
+  const st: DirState = { dir, next: 0, deleted: new Set(), extra: 0, read: new Set() };
   const bySize: Map<string, [number, string]>[] = [];
   for (const size of opts.sizes) {
     const t0 = Date.now();
