@@ -33,7 +33,7 @@ const COMMIT_BYTES_MAX = 32 * 1024 * 1024;
  * compacted and the commit retried.
  */
 const COMMIT_GROUP_SLICES_MAX = 256;
-const EFBIG_RETRIES_MAX = 2;
+const EFBIG_RETRIES_MAX = 3;
 /**
  * Runs smaller than this, sealed by a write elsewhere (random I/O), are packed into one block with
  * others (slices point into it at their offsets) instead of each costing a block upload to three
@@ -112,14 +112,16 @@ export class FileWriter {
       // once: growing 64 KiB → 4 MiB by doubling copies each block twice and leaves ~4 MiB of garbage.
       const streaming = run !== undefined && off === run.off + run.len && run.off + run.len === runLimit(run.off);
       if (run && !run.sealed) this.seal(run);
+      // Otherwise just what this write needs: random 4 KiB writes each start a run, and a 64 KiB buffer
+      // for each held 16x their bytes until the commit (1024 runs: 64 MiB) and fed the GC.
       const cap = runLimit(off) - off;
-      run = { off, buf: Buffer.allocUnsafe(streaming ? cap : Math.min(INITIAL_RUN_BYTES, cap)), len: 0, sealed: false };
+      run = { off, buf: Buffer.allocUnsafe(streaming ? cap : Math.min(cap, data.byteLength)), len: 0, sealed: false };
       this.runs.push(run);
     }
     const n = Math.min(data.byteLength, runLimit(run.off) - off);
     const endInRun = off - run.off + n;
     if (endInRun > run.buf.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.min(runLimit(run.off) - run.off, Math.max(endInRun, run.buf.byteLength * 2)));
+      const grown = Buffer.allocUnsafe(Math.min(runLimit(run.off) - run.off, Math.max(endInRun, run.buf.byteLength * 2, INITIAL_RUN_BYTES)));
       run.buf.copy(grown, 0, 0, run.len);
       run.buf = grown;
     }
@@ -245,7 +247,12 @@ export class FileWriter {
         return await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: group, cred: this.cred! });
       } catch (e) {
         if (toErrno(e) !== 'EFBIG' || !this.compactor || attempt >= EFBIG_RETRIES_MAX) throw e;
-        for (const c of new Set(group.map((s) => s.chunk))) await this.compactor.compact(this.ino, c, 1);
+        for (const c of new Set(group.map((s) => s.chunk))) {
+          // A compaction running now leaves the chunk with few slices when it lands: wait for it and try
+          // again, rather than queue a second rewrite of the whole chunk behind it.
+          if (attempt === 0 && (await this.compactor.settled(this.ino, c))) continue;
+          await this.compactor.compact(this.ino, c, 1);
+        }
       }
     }
   }

@@ -102,3 +102,28 @@ t.test('Compactor: EAGAIN when the chunk changed between read and commit is retr
   t.equal(await c.compact(f.ino, 0, 1), 'compacted');
   t.same((await real('readChunk', { ino: f.ino, chunk: 0 })).slices.map((x) => [x.pos, x.len]), [[0, 55]]);
 });
+
+t.test('vfs: compaction over several pieces reads each shared pack once; contents match a reference', async (t) => {
+  const { cluster, vfs } = await setup();
+  const fileBytes = 3 * BLOCK_BYTES_MAX, ref = randomBytes(fileBytes);
+  const fd = must(await vfs.create(ROOT, '/p', 0o644, O_CREAT | O_RDWR));
+  for (let off = 0; off < fileBytes; off += 1 << 20) must(await vfs.write(ROOT, fd, off, ref.subarray(off, off + (1 << 20))));
+  must(await vfs.flush(ROOT, fd)); // the file is written whole first: one 4 MiB block per piece
+  // 600 scattered 4 KiB writes, committed together: they are packed into blocks that every piece reads.
+  for (let i = 0; i < 600; i++) {
+    const off = Math.floor(Math.random() * (fileBytes / 4096)) * 4096, data = randomBytes(4096);
+    data.copy(ref, off);
+    must(await vfs.write(ROOT, fd, off, data));
+  }
+  must(await vfs.flush(ROOT, fd));
+  const ino = vfs.files.handle(fd).ino;
+  const { slices } = await cluster.meta('readChunk', { ino, chunk: 0 });
+  const packs = new Set(slices.filter((x) => x.len === 4096).map((x) => x.block)).size;
+  const gets = cluster.calls.get('blockGet') ?? 0;
+  await vfs.files.compactor.compact(ino, 0, 1);
+  const reads = (cluster.calls.get('blockGet') ?? 0) - gets;
+  t.ok(reads <= packs + 3, `${reads} block reads for ${packs} packs and 3 pieces (not one per pack per piece)`);
+  t.ok((await cluster.meta('readChunk', { ino, chunk: 0 })).slices.length <= 3, 'compacted');
+  t.ok(must(await vfs.read(ROOT, fd, 0, fileBytes)).equals(ref), 'reads match after compaction');
+  must(await vfs.release(ROOT, fd));
+});
