@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/log.js';
 import { placeReplicas, writeQuorum } from '../../shared/placement.js';
+import { PreparedRequest } from '../../shared/rpc/connection.js';
 import { RpcError } from '../../shared/rpc/rpc-error.js';
 import type { BlockId, NodeInfo } from '../../shared/types.js';
 import { backoffMs, type ConnPool, type RpcClock } from './conn-pool.js';
@@ -75,6 +76,8 @@ export class BlockIo {
     return new Promise((resolve) => {
       // Counted by node id, not URL: one node reachable under two URLs must never count twice toward the quorum.
       const candidates = ranking.filter((n) => !stored.has(n.id));
+      // Packed once for all replicas of this pass (a 4 MiB copy per replica otherwise).
+      const req = new PreparedRequest('blockPut', { id, data });
       let inFlight = 0;
       let lastErr: unknown = null;
       let settled = false;
@@ -83,7 +86,7 @@ export class BlockIo {
         while (stored.size + inFlight < r && candidates.length) {
           const node = candidates.shift()!;
           inFlight++;
-          this.call(node.url, (c) => c.call('blockPut', { id, data }, { timeoutMs: this.callTimeoutMs })).then(
+          this.call(node.url, (c) => c.callPrepared ? c.callPrepared(req, { timeoutMs: this.callTimeoutMs }) : c.call('blockPut', { id, data }, { timeoutMs: this.callTimeoutMs })).then(
             () => { inFlight--; stored.add(node.id); if (stored.size >= need || inFlight === 0) settle(); },
             (e: unknown) => {
               inFlight--;

@@ -1,7 +1,7 @@
 import type { Logger } from '../../shared/log.js';
 import type { OpArgs, OpName, OpResults } from '../../shared/protocol/ops.js';
 import { CLUSTER_ID_DEFAULT, PROTOCOL_VERSION } from '../../shared/protocol/handshake.js';
-import { RpcConnection } from '../../shared/rpc/connection.js';
+import { RpcConnection, type PreparedRequest } from '../../shared/rpc/connection.js';
 import { REPLICAS_DEFAULT } from '../../shared/limits.js';
 import type { NodeInfo } from '../../shared/types.js';
 
@@ -11,6 +11,8 @@ export interface RpcConn {
   readonly isOpen: boolean;
   helloReply: OpResults['hello'];
   call<O extends OpName>(op: O, args: OpArgs<O>, opts?: { timeoutMs?: number }): Promise<OpResults[O]>;
+  /** A request encoded once for several connections; fakes may leave it out (callers then use call). */
+  callPrepared?<O extends OpName>(req: PreparedRequest<O>, opts?: { timeoutMs?: number }): Promise<OpResults[O]>;
   onClose(cb: (why: string) => void): void;
   close(): void;
 }

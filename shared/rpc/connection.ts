@@ -13,6 +13,35 @@ export interface ConnectionOptions {
   logger?: Logger;
 }
 
+/**
+ * Request ids come from one counter per process, not per connection, so that one encoded request can
+ * go to several connections unchanged (a block put to its R replicas: PreparedRequest).
+ */
+let nextRequestId = 1;
+
+/**
+ * A request encoded once, to be sent on several connections (RpcConnection.callPrepared): a 4 MiB
+ * block put to 3 replicas is packed once instead of three times. The frame is never modified after
+ * encoding, so the connections may hold it in their send queues at the same time.
+ */
+export class PreparedRequest<O extends OpName = OpName> {
+  readonly id = nextRequestId++;
+  readonly frame: Buffer;
+  constructor(readonly op: O, readonly args: OpArgs<O>) {
+    this.frame = encodeFrame({ id: this.id, op, args });
+  }
+}
+
+/**
+ * Masking (RFC 6455 §5.3) protects proxies from frames that script in a browser chose. Our clients are
+ * our own processes, so the key is zero: ws then neither copies nor XORs the payload when sending, and
+ * the receiving side skips unmasking (an all-zero key is a no-op). Frames still carry the mask bit,
+ * as the RFC and ws's server require.
+ */
+const zeroMask = (mask: Buffer): void => {
+  mask.fill(0);
+};
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
@@ -25,7 +54,6 @@ interface Pending {
  * what to retry depends on the operation.
  */
 export class RpcConnection {
-  private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly closeHandlers: ((why: string) => void)[] = [];
   private closedWhy: string | null = null;
@@ -40,7 +68,7 @@ export class RpcConnection {
   /** Opens the socket and completes the handshake; rejects with RpcError('UNAVAILABLE') if the node cannot be reached. */
   static async connect(opts: ConnectionOptions): Promise<RpcConnection> {
     const log = opts.logger ?? createLogger('rpc');
-    const ws = new WebSocket(opts.url, { maxPayload: FRAME_BYTES_MAX, perMessageDeflate: false, handshakeTimeout: opts.connectTimeoutMs ?? 5000 });
+    const ws = new WebSocket(opts.url, { maxPayload: FRAME_BYTES_MAX, perMessageDeflate: false, handshakeTimeout: opts.connectTimeoutMs ?? 5000, generateMask: zeroMask });
     ws.binaryType = 'nodebuffer';
     await new Promise<void>((resolve, reject) => {
       const onErr = (e: Error) => {
@@ -78,7 +106,22 @@ export class RpcConnection {
 
   call<O extends OpName>(op: O, args: OpArgs<O>, opts: { timeoutMs?: number } = {}): Promise<OpResults[O]> {
     if (this.closedWhy !== null) return Promise.reject(new RpcError('UNAVAILABLE', `${this.opts.url}: ${this.closedWhy}`));
-    const id = this.nextId++;
+    const id = nextRequestId++;
+    return this.send(id, op, encodeFrame({ id, op, args }), opts);
+  }
+
+  /**
+   * Sends a request encoded earlier, perhaps also sent on other connections. If its id is still
+   * pending here (the same request sent twice on one connection, e.g. after a timeout), it is encoded
+   * again under a fresh id, so that a late reply cannot settle the wrong call.
+   */
+  callPrepared<O extends OpName>(req: PreparedRequest<O>, opts: { timeoutMs?: number } = {}): Promise<OpResults[O]> {
+    if (this.pending.has(req.id)) return this.call(req.op, req.args, opts);
+    if (this.closedWhy !== null) return Promise.reject(new RpcError('UNAVAILABLE', `${this.opts.url}: ${this.closedWhy}`));
+    return this.send(req.id, req.op, req.frame, opts);
+  }
+
+  private send<O extends OpName>(id: number, op: O, frame: Buffer, opts: { timeoutMs?: number }): Promise<OpResults[O]> {
     return new Promise<OpResults[O]>((resolve, reject) => {
       const p: Pending = { resolve: resolve as (v: unknown) => void, reject };
       if (opts.timeoutMs !== undefined) {
@@ -88,7 +131,7 @@ export class RpcConnection {
         }, opts.timeoutMs);
       }
       this.pending.set(id, p);
-      this.ws.send(encodeFrame({ id, op, args }), { binary: true }, (err) => {
+      this.ws.send(frame, { binary: true }, (err) => {
         if (err) this.fail(`send failed: ${err.message}`);
       });
     });
