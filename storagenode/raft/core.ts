@@ -234,7 +234,7 @@ export class RaftCore {
     if (this.role === 'leader') {
       // The leader counts its own log toward a majority only once it is durable (§5.3, Figure 2).
       const self = this.prs.get(this.id);
-      if (self?.maybeUpdate(this.log.stabled) && this.maybeCommit()) this.bcastAppend();
+      if (self?.maybeUpdate(this.log.stabled) && this.maybeCommit()) this.sendPendingEntries();
     }
   }
 
@@ -560,7 +560,7 @@ export class RaftCore {
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.freeTo(m.index);
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.sendPendingEntries();
     else if (this.role === 'leader') while (this.sendAppend(m.from, false));
   }
 
@@ -650,6 +650,18 @@ export class RaftCore {
   private bcastAppend(): void {
     if (this.role !== 'leader') return;
     for (const id of this.prs.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  /**
+   * After the commit index moved: entries still owed to followers go out, but no append is sent only
+   * to carry the new commit index. Followers learn it from the next append or heartbeat (every
+   * heartbeatTicks): they apply a little later, but a commit costs 4 peer messages instead of 8 and
+   * wakes each follower once instead of twice, which on a small machine is CPU the leader's apply
+   * and reply need (the acknowledgement never waited for the followers' apply).
+   */
+  private sendPendingEntries(): void {
+    if (this.role !== 'leader') return;
+    for (const id of this.prs.keys()) if (id !== this.id) while (this.sendAppend(id, false));
   }
 
   private bcastHeartbeat(): void {

@@ -35,6 +35,8 @@ export class RaftStorage {
   private durable: { term: number; vote: string | null } = { term: 0, vote: null };
   /** The last write issued; writes are chained so LevelDB sees them in call order. */
   private tail: Promise<void> = Promise.resolve();
+  /** A hard state whose only change is the commit index, not written yet (see save). */
+  private pendingHs: HardState | undefined;
 
   private constructor(private readonly db: Level<string, Uint8Array>) {}
 
@@ -74,16 +76,23 @@ export class RaftStorage {
    * One batch: the hard state and new entries land together; entries past the new end are stale.
    * New entries or a new term or vote are synced before the promise resolves, and the caller sends
    * what depends on them only then (acknowledged means durable). A change of the commit index alone
-   * is written without fsync, as etcd's MustSync decides: a lost commit index is learned again from
-   * the leader, and the state machine's own applied index covers what was applied. The returned
-   * promise of such a write can be left unawaited; later writes are ordered after it.
+   * is not written by itself (etcd's MustSync says it needs no fsync; here it needs no write either):
+   * it rides along with the next write of entries, term or vote, and with close(). The commit index
+   * is volatile state in Raft (Figure 2): a lost one is learned again from the leader, and the core
+   * takes max(commit, applied) at start. Skipping the write saves a LevelDB batch per commit on every
+   * node (~0.1-0.3 ms of main-thread work each, on the leader right before it applies). Writes are
+   * chained so LevelDB sees them in call order.
    */
   save(hs: HardState | undefined, entries: Entry[]): Promise<void> {
+    if (!this.needsSync(hs, entries)) {
+      if (hs) this.pendingHs = hs;
+      return this.tail;
+    }
     const ops: Op[] = [];
-    let sync = entries.length > 0;
+    hs ??= this.pendingHs;
+    this.pendingHs = undefined;
     if (hs) {
       ops.push({ type: 'put', key: 'hs', value: enc(hs) });
-      if (hs.term !== this.durable.term || hs.vote !== this.durable.vote) sync = true;
       this.durable = { term: hs.term, vote: hs.vote };
     }
     const last = entries[entries.length - 1];
@@ -92,8 +101,7 @@ export class RaftStorage {
       for (let i = last.index + 1; i <= this.persistedLast; i++) ops.push({ type: 'del', key: entryKey(i) });
       this.persistedLast = last.index;
     }
-    if (!ops.length) return this.tail;
-    this.tail = this.tail.then(() => this.db.batch(ops, { sync }));
+    this.tail = this.tail.then(() => this.db.batch(ops, { sync: true }));
     return this.tail;
   }
 
@@ -133,6 +141,7 @@ export class RaftStorage {
 
   async close(): Promise<void> {
     await this.tail.catch(() => {}); // a failed write has already stopped the node
+    if (this.pendingHs) await this.db.put('hs', enc(this.pendingHs)).catch(() => {}); // a hint: best effort
     await this.db.close();
   }
 }

@@ -9,7 +9,11 @@ t.test('replication: a new leader appends a no-op of its term and commits it (§
   t.equal(log.lastIndex(), 1);
   t.equal(log.entry(1)!.data.byteLength, 0);
   t.equal(log.committed, 1);
+  // A commit alone sends nothing: followers learn it from the next append or heartbeat (one tick).
+  t.equal(n.applied.get('b')!.length, 0, 'no append only to carry the commit index');
+  n.tickAll(1);
   t.equal(n.applied.get('b')!.length, 1);
+  t.equal(n.applied.get('c')!.length, 1);
 });
 
 t.test('log matching: a follower with conflicting entries is repaired to the leader log (§5.3, Figure 7)', async (t) => {
