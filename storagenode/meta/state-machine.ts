@@ -13,6 +13,7 @@ import { pack, unpack, type AppliedRec, type Counters, type InodeRec } from './r
 import { runQuery } from './reads.js';
 import { imageChunks, restoreImage } from './snapshot.js';
 import { Tx, type TxHints } from './tx.js';
+import { trace, tracing } from '../raft/trace.js';
 
 export interface MetaOpenOptions {
   /** Called once when open() finds a restore that never finished (the store is wiped to empty). */
@@ -124,6 +125,7 @@ export class MetaStateMachine implements StateMachine {
 
   private enqueue(entry: AppliedEntry, early: boolean): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      if (tracing) trace('smenq', entry.index);
       this.pending.push({ entry, early, resolve, reject });
       if (this.pending.length > 1) return; // a batch run is already queued for these
       const run = this.chain.then(() => this.applyPending());
@@ -134,9 +136,11 @@ export class MetaStateMachine implements StateMachine {
   private async applyPending(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    if (tracing) trace('smstart', batch[batch.length - 1]!.entry.index);
     let done: Computed;
     try {
       done = await this.computeBatch(batch.map((p) => p.entry));
+      if (tracing) trace('smdone', batch[batch.length - 1]!.entry.index);
     } catch (e) {
       for (const p of batch) p.reject(e as Error);
       return;

@@ -12,6 +12,7 @@ import { SnapshotReceiver, iterate, streamSnapshot } from './snapshot-transfer.j
 import { RaftStorage } from './storage.js';
 import type { Entry, Ready, SnapshotMeta, SoftState } from './types.js';
 import { NotLeaderError, WaitList } from './waiters.js';
+import { trace, traceInit, tracing } from './trace.js';
 
 export { NotLeaderError } from './waiters.js';
 export type { RaftMessage } from './messages.js';
@@ -104,6 +105,7 @@ export class RaftNode {
       applied: (e, result) => this.settle(e, result),
       appliedTo: (index) => {
         if (this.closed) return;
+        if (tracing) trace('stored', index);
         this.core.appliedTo(index);
         this.reads.appliedTo(index);
         this.schedule();
@@ -139,6 +141,7 @@ export class RaftNode {
       const node = new RaftNode(o, core, storage);
       node.log.info(`${o.id}: ${loaded.fresh ? 'bootstrapped' : 'restarted'} at term ${core.term}, log ${snapshot.index + 1}..${last}, applied ${applied.index}, members ${core.members().map((m) => m.id).join(',') || '(none)'}`);
       node.timer = setInterval(() => node.onTick(), o.tickMs ?? 100);
+      traceInit(o.id);
       return node;
     } catch (e) {
       await storage.close();
@@ -151,6 +154,10 @@ export class RaftNode {
     const m = validateMessage(x);
     if (m instanceof Invalid) return this.log.warn(`${this.o.id}: dropped an invalid raft message: ${m}`);
     if (m.to !== this.o.id) return this.log.warn(`${this.o.id}: dropped a raft message for ${m.to}`);
+    if (tracing) {
+      if (m.type === 'app' && m.entries.length) trace('frx', m.entries[m.entries.length - 1]!.index);
+      if (m.type === 'appResp' && !m.reject) trace(`ack-${m.from}`, m.index);
+    }
     if (m.type === 'snapChunk') {
       const snap = this.snapshots.add(m);
       if (!snap) return;
@@ -168,6 +175,7 @@ export class RaftNode {
       if (r.reason === 'too-large') return Promise.reject(new RangeError(`raft entry of ${data.byteLength} bytes is too large`));
       return Promise.reject(new NotLeaderError(this.core.lead));
     }
+    if (tracing) trace('prop', r.index);
     this.schedule();
     return this.proposals.add(r.index, r.term);
   }
@@ -291,11 +299,13 @@ export class RaftNode {
     // (then it is no longer leader, or was not yet); a follower's answers vouch for what it stores.
     const early = this.core.role === 'leader' && !this.storage.needsSync(rd.hardState, []);
     const sync = this.storage.needsSync(rd.hardState, rd.entries);
+    if (tracing && rd.committed.length) trace('commit', rd.committed[rd.committed.length - 1]!.index);
     if (early) this.sendAll(rd.messages);
     const saved = this.storage.save(rd.hardState, rd.entries);
     // An unsynced write (the commit index alone) need not finish first: later writes queue behind it.
     if (sync) await saved;
     else saved.catch((e) => this.fail(e as Error));
+    if (tracing && rd.entries.length) trace('pers', rd.entries[rd.entries.length - 1]!.index);
     if (!early) this.sendAll(rd.messages);
     this.applier.push(rd.committed);
     for (const rs of rd.readStates) this.reads.confirmed(rs.ctx, rs.index);
@@ -304,11 +314,16 @@ export class RaftNode {
   private sendAll(messages: RaftMessage[]): void {
     for (const m of messages) {
       if (m.type === 'snap') this.sendSnapshot(m);
-      else this.o.send(m.to, m);
+      else {
+        if (tracing && m.type === 'app' && m.entries.length) trace(`send-${m.to}`, m.entries[m.entries.length - 1]!.index);
+        if (tracing && m.type === 'appResp') trace('fack', m.index);
+        this.o.send(m.to, m);
+      }
     }
   }
 
   private settle(e: Entry, result: unknown): void {
+    if (tracing) trace('settle', e.index);
     if (e.type === 'conf') this.log.info(`${this.o.id}: members now ${e.members!.map((m) => m.id).join(',')} (index ${e.index})`);
     this.proposals.settle(e.index, e.term, result, () => new NotLeaderError(this.core.lead, 'leadership lost before the entry committed'));
   }
