@@ -1,6 +1,6 @@
 import { createLogger, type Logger } from '../../shared/log.js';
 import { LEASE_MS_DEFAULT } from '../../shared/limits.js';
-import type { OpArgs, OpName, OpResults } from '../../shared/protocol/ops.js';
+import { RELEASES_MAX, type OpArgs, type OpName, type OpResults } from '../../shared/protocol/ops.js';
 import { RpcError } from '../../shared/rpc/rpc-error.js';
 import { BlockIo } from './block-io.js';
 import { backoffMs, ConnPool, realClock, wsConnector, type Connector, type RpcClock } from './conn-pool.js';
@@ -20,9 +20,24 @@ export interface ClusterClientOptions {
 }
 
 /** Namespace changes: stamped with session + seq so a retried one is answered from the dedup table. */
-const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite', 'compactChunk', 'lock', 'lockWait', 'lockCancel']);
+const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite', 'compactChunk', 'lock', 'lockWait', 'lockCancel', 'open', 'release']);
 /** Ops that carry the session (required by the schema). */
 const SESSIONED = new Set<OpName>(['open', 'release', 'getlk']);
+/** Ops that take the session's queued closes along in their `releases` (storagenode/meta/ops/carried.ts). */
+const CARRIERS = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'commitWrite', 'open', 'release']);
+/**
+ * How long a close waits for a request to ride along with before it is sent alone (batched with the
+ * others that queued meanwhile). A close only decides when an unlinked file is collected, so waiting
+ * changes nothing a program can observe, except that the space of such a file is freed this much later.
+ */
+const RELEASE_DELAY_MS = 20;
+
+/** A close of an open file, queued until a request carries it. `session` is the one the open was registered under. */
+interface PendingRelease {
+  ino: number;
+  session: string;
+  settle: () => void;
+}
 export type MetaOp = Exclude<OpName, 'hello' | 'blockPut' | 'blockGet' | 'blockHas' | 'raft' | 'sessionOpen' | 'sessionRenew' | 'sessionClose'>;
 type SessionOp = 'sessionOpen' | 'sessionRenew' | 'sessionClose';
 /** Args as the VFS passes them: the client adds session and seq itself. */
@@ -63,6 +78,8 @@ export class ClusterClient {
   leaseMsGranted = 0;
   /** Requests sent per op (blockPut counts each replica), for profiling: logged at unmount (docs/performance.md). */
   readonly counts = new Map<string, number>();
+  private pendingReleases: PendingRelease[] = [];
+  private releaseTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ClusterClientOptions) {
     this.log = opts.logger ?? createLogger('client rpc');
@@ -99,32 +116,132 @@ export class ClusterClient {
 
   /** A metadata request, to the leader, retried until it succeeds, fails with an errno, or the deadline passes. */
   async meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]> {
+    // A close is queued and rides along with a later request (resolves once the cluster has it).
+    if (op === 'release') return this.queueRelease((args as MetaArgs<'release'>).ino) as Promise<OpResults[O]>;
     const full = { ...args } as Record<string, unknown>;
     this.count(op);
     if (STAMPED.has(op)) full.seq = ++this.seq;
     return this.attempts(op, full) as Promise<OpResults[O]>;
   }
 
+  private queueRelease(ino: number): Promise<OpResults['release']> {
+    const session = this.sessionId;
+    if (session === null) return Promise.resolve({}); // no session: the opens died with the last one
+    return new Promise((settle) => {
+      this.pendingReleases.push({ ino, session, settle: () => settle({}) });
+      if (this.pendingReleases.length >= RELEASES_MAX) this.flushReleases();
+      else if (!this.releaseTimer) {
+        this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
+      }
+    });
+  }
+
+  /** Sends the queued closes that no request took along, as one `release` entry. */
+  flushReleases(): void {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = null;
+    if (!this.pendingReleases.length) return;
+    this.count('release');
+    // The ino is a placeholder the carried list fills in (attempts); the batch is taken at send time.
+    void this.attempts('release', { ino: this.pendingReleases[0]!.ino, seq: ++this.seq }).catch((e: Error) => {
+      this.log.warn(`release of queued closes failed: ${e.message}`);
+    });
+  }
+
+  /**
+   * Takes the queued closes registered under `session` (at most `max`); those of an older session are
+   * settled and dropped, since its opens ended with it.
+   */
+  private takeReleases(session: string, max: number): PendingRelease[] {
+    const taken: PendingRelease[] = [];
+    const kept: PendingRelease[] = [];
+    for (const r of this.pendingReleases) {
+      if (r.session !== session) r.settle();
+      else if (taken.length < max) taken.push(r);
+      else kept.push(r);
+    }
+    this.pendingReleases = kept;
+    if (!kept.length && this.releaseTimer) {
+      clearTimeout(this.releaseTimer);
+      this.releaseTimer = null;
+    }
+    return taken;
+  }
+
+  /**
+   * After the request that carried `rs` ended: applied, or (an errno from the state machine) rolled
+   * back with its op, so queued again. An outcome never learned (gave up) drops them: a close applied
+   * twice could end another handle's open, while one never applied only keeps an orphan until the
+   * session ends.
+   */
+  private carried(rs: PendingRelease[], e?: unknown): void {
+    if (!rs.length) return;
+    if (e instanceof RpcError && /^E[A-Z]+$/.test(e.code) && e.code !== 'ESTALE') {
+      this.pendingReleases.unshift(...rs);
+      if (!this.releaseTimer) {
+        this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
+      }
+      return;
+    }
+    for (const r of rs) r.settle();
+  }
+
   private async attempts(op: MetaOp | SessionOp, full: Record<string, unknown>): Promise<unknown> {
     const deadline = this.clock.nowMs() + this.retryMsMax;
     let redirects = 0;
     const st = { staleRetried: false, session: '' }; // one retry under a new session per request
+    let rs: PendingRelease[] | null = null; // closes this request carries
     for (let attempt = 0; ; ) {
       if (STAMPED.has(op) || SESSIONED.has(op)) full.session = st.session = await this.session();
+      rs = this.carry(op, full, st.session, rs);
+      if (op === 'release' && rs.length === 0) return {}; // a flush whose closes all went with other requests
       const url = this.pool.metaTarget();
       try {
         const conn = await this.pool.get(url);
-        return await conn.call(op, full as never, { timeoutMs: this.callTimeoutMs });
+        const r = await conn.call(op, full as never, { timeoutMs: this.callTimeoutMs });
+        this.carried(rs);
+        return r;
       } catch (e) {
-        if (e instanceof RpcError && (e.code === 'ESTALE' || e.code === 'STALE_SESSION') && !this.staleRetryAllowed(op, full)) throw e;
+        const fail = (): never => {
+          this.carried(rs ?? [], e);
+          throw e;
+        };
+        if (e instanceof RpcError && (e.code === 'ESTALE' || e.code === 'STALE_SESSION') && !this.staleRetryAllowed(op, full)) fail();
         const next = this.classify(e, url, op, st);
-        if (next === 'fail' || this.closed) throw e;
+        if (next === 'fail' || this.closed) fail();
         if (next === 'redirect' && ++redirects <= REDIRECTS_MAX) continue;
-        if (this.clock.nowMs() >= deadline) throw new RpcError('UNAVAILABLE', `${op} gave up after ${this.retryMsMax} ms: ${(e as Error).message}`);
+        if (this.clock.nowMs() >= deadline) {
+          this.carried(rs ?? []);
+          throw new RpcError('UNAVAILABLE', `${op} gave up after ${this.retryMsMax} ms: ${(e as Error).message}`);
+        }
         redirects = 0;
         await this.clock.sleep(backoffMs(attempt++));
       }
     }
+  }
+
+  /**
+   * Which queued closes this attempt carries: taken on the first attempt of a carrier op; a retry under
+   * a new session drops them (the old session's opens are gone). A `release` carries its own first.
+   */
+  private carry(op: string, full: Record<string, unknown>, session: string, rs: PendingRelease[] | null): PendingRelease[] {
+    if (rs === null) {
+      if (!CARRIERS.has(op as OpName)) return [];
+      const taken = this.takeReleases(session, op === 'release' ? RELEASES_MAX + 1 : RELEASES_MAX);
+      if (op === 'release' && taken.length) {
+        full.ino = taken[0]!.ino;
+        if (taken.length > 1) full.releases = taken.slice(1).map((r) => r.ino);
+      } else if (taken.length) {
+        full.releases = taken.map((r) => r.ino);
+      }
+      return taken;
+    }
+    if (rs.length && rs[0]!.session !== session) {
+      for (const r of rs) r.settle();
+      delete full.releases;
+      return op === 'release' ? this.carry(op, full, session, null) : [];
+    }
+    return rs;
   }
 
   /** What to do after a failed attempt: go to the named leader, wait and retry, or give the error to the caller. */
@@ -218,6 +335,8 @@ export class ClusterClient {
   }
 
   async close(): Promise<void> {
+    // Queued closes end with the session below; settle them so nobody waits on them.
+    for (const r of this.takeReleases('', 0)) r.settle();
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
     const s = this.sessionId;

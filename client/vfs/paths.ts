@@ -7,6 +7,13 @@ const ENTRIES_MAX = 20_000;
 /** The names libfuse 2.9 gives open files it "unlinks" by renaming (".fuse_hidden" + 8 + 8 hex digits). */
 const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
 
+/** One change of a directory's entries by this mount, in flight (see PathCache.beginDirChange). */
+export interface DirChange {
+  dir: Ino;
+  starts: number;
+  alone: boolean;
+}
+
 interface Entry {
   ino: Ino;
   attr: Attr | null; // null: only the name → inode mapping is known
@@ -27,6 +34,8 @@ export class PathCache {
   private readonly byIno = new Map<Ino, Set<string>>();
   /** libfuse's hidden names of files unlinked while open here → their inodes (see Vfs.rename). */
   private readonly hidden = new Map<string, Ino>();
+  /** Per directory inode: changes of its entries by this mount in flight, and how many ever began. */
+  private readonly dirChanges = new Map<Ino, { inflight: number; starts: number }>();
 
   constructor(private readonly cluster: ClusterApi, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
@@ -142,6 +151,33 @@ export class PathCache {
     if (!deep || this.entries.size === 0) return;
     const prefix = path.endsWith('/') ? path : path + '/';
     for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.drop(k);
+  }
+
+  /** A change of directory `dir`'s entries begins here (create, unlink, ...). */
+  beginDirChange(dir: Ino): DirChange {
+    let c = this.dirChanges.get(dir);
+    if (!c) this.dirChanges.set(dir, (c = { inflight: 0, starts: 0 }));
+    c.inflight++;
+    c.starts++;
+    return { dir, starts: c.starts, alone: c.inflight === 1 };
+  }
+
+  /**
+   * It ended (after forget() dropped the parent's attributes). `dirAttr`, the directory as the node
+   * left it, becomes the cached attributes of `path`'s parent only if no other change of that
+   * directory by this mount overlapped this one: their replies may arrive in any order, and one
+   * applied later must not be hidden by an earlier one's attributes. This saves the lookup that
+   * the kernel's next permission check of the directory (attr_timeout=0) would cost.
+   */
+  endDirChange(t: DirChange, path?: string, dirAttr?: Attr): void {
+    const c = this.dirChanges.get(t.dir);
+    if (!c) return;
+    const alone = t.alone && c.starts === t.starts;
+    if (--c.inflight === 0) this.dirChanges.delete(t.dir);
+    if (!alone || path === undefined || dirAttr === undefined || dirAttr.ino !== t.dir) return;
+    const i = path.lastIndexOf('/');
+    const pe = this.entries.get(i <= 0 ? '/' : path.slice(0, i));
+    if (pe && pe.ino === dirAttr.ino && pe.expiresMs > this.clock.nowMs()) pe.attr = dirAttr;
   }
 
   private drop(path: string): void {

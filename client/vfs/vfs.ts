@@ -1,6 +1,7 @@
 import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
 import { FILE_BYTES_MAX } from '../../shared/limits.js';
 import type { Time } from '../../shared/time.js';
+import type { DirChanged } from '../../shared/protocol/ops.js';
 import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
@@ -20,7 +21,7 @@ export class Vfs {
   readonly paths: PathCache;
   readonly files: Files;
   readonly xattrs: Xattrs;
-  /** Per inode, the open/release registrations still on their way, kept in order. */
+  /** Per inode, the release registrations still on their way (the cluster client queues and batches them). */
   private readonly registrations = new Map<Ino, Promise<void>>();
 
   constructor(private readonly o: VfsOptions) {
@@ -79,7 +80,7 @@ export class Vfs {
   mkdir(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
     return this.run(`mkdir ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
-      return this.created(path, await this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) }));
+      return this.dirChange(path, parent, () => this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) }));
     });
   }
 
@@ -87,15 +88,31 @@ export class Vfs {
     return this.run(`mknod ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
       const full = mode & S_IFMT ? mode : mode | S_IFREG;
-      return this.created(path, await this.o.cluster.meta('mknod', { parent, name, mode: full, rdev, cred: credOf(ctx) }));
+      return this.dirChange(path, parent, () => this.o.cluster.meta('mknod', { parent, name, mode: full, rdev, cred: credOf(ctx) }));
     });
   }
 
   symlink(ctx: OpContext, target: string, path: string): Promise<FsResult<Attr>> {
     return this.run(`symlink ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
-      return this.created(path, await this.o.cluster.meta('symlink', { parent, name, target, cred: credOf(ctx) }));
+      return this.dirChange(path, parent, () => this.o.cluster.meta('symlink', { parent, name, target, cred: credOf(ctx) }));
     });
+  }
+
+  /**
+   * A new name in `parent`: the request, then the new entry is cached, and the parent's attributes
+   * the reply carries (DirChanged) are kept where PathCache.endDirChange allows.
+   */
+  private async dirChange(path: string, parent: Ino, send: () => Promise<Attr & DirChanged>): Promise<Attr> {
+    const t = this.paths.beginDirChange(parent);
+    let dirAttr: Attr | undefined;
+    try {
+      const { parentAttr, ...attr } = await send();
+      dirAttr = parentAttr;
+      return this.created(path, attr);
+    } finally {
+      this.paths.endDirChange(t, path, dirAttr);
+    }
   }
 
   readlink(_ctx: OpContext, path: string): Promise<FsResult<string>> {
@@ -109,9 +126,12 @@ export class Vfs {
     return this.run(`link ${from} ${to}`, async () => {
       const src = await this.paths.attr(from);
       const { parent, name } = await this.parentOf(to);
-      const a = await this.o.cluster.meta('link', { ino: src.ino, parent, name, cred: credOf(ctx) });
-      this.attrChanged(a); // the link count of every name of it
-      return this.created(to, a);
+      return this.dirChange(to, parent, async () => {
+        const a = await this.o.cluster.meta('link', { ino: src.ino, parent, name, cred: credOf(ctx) });
+        const { parentAttr: _, ...attr } = a;
+        this.attrChanged(attr); // the link count of every name of it
+        return a;
+      });
     });
   }
 
@@ -121,12 +141,16 @@ export class Vfs {
       if (this.paths.hiddenIno(path, true) !== undefined) return;
       const { parent, name } = await this.parentOf(path);
       const cached = this.paths.cachedIno(path);
+      const t = this.paths.beginDirChange(parent);
+      let dirAttr: Attr | undefined;
       try {
         const r = await this.o.cluster.meta('unlink', { parent, name, cred: credOf(ctx) });
+        dirAttr = r.parentAttr;
         this.attrStale(r.ino); // other hard links: link count and ctime moved
       } finally {
         this.attrStale(cached);
         this.paths.forget(path);
+        this.paths.endDirChange(t, path, dirAttr);
       }
     });
   }
@@ -134,10 +158,13 @@ export class Vfs {
   rmdir(ctx: OpContext, path: string): Promise<FsResult<void>> {
     return this.run(`rmdir ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
+      const t = this.paths.beginDirChange(parent);
+      let dirAttr: Attr | undefined;
       try {
-        await this.o.cluster.meta('rmdir', { parent, name, cred: credOf(ctx) });
+        dirAttr = (await this.o.cluster.meta('rmdir', { parent, name, cred: credOf(ctx) })).parentAttr;
       } finally {
         this.paths.forget(path, true);
+        this.paths.endDirChange(t, path, dirAttr);
       }
     });
   }
@@ -168,8 +195,8 @@ export class Vfs {
    * the hidden name lives only here: no mount ever lists it, and its ops reach the inode.
    */
   private async hideOpen(ctx: OpContext, from: string, to: string): Promise<void> {
+    // The cluster knows it is open: every open registers before it returns (create in its mknod entry).
     const ino = (await this.paths.attr(from, true)).ino;
-    await this.registrations.get(ino); // the cluster must know it is open before the name goes
     await this.unlink(ctx, from).then((r) => { if (!r.ok) throw new FsError(r.errno); });
     this.paths.hide(to, ino);
   }
@@ -233,18 +260,44 @@ export class Vfs {
 
   open(ctx: OpContext, path: string, flags: number): Promise<FsResult<number>> {
     return this.run(`open ${path}`, async () => {
+      // By name: one request resolves, checks, registers and revalidates (no lookup before it). A
+      // truncating open needs the inode first, to land this mount's buffered writes before the cut.
+      if (!(flags & O_TRUNC) && path !== '/' && path !== '' && this.paths.hiddenIno(path) === undefined) return this.openByName(ctx, path, flags);
       const attr = await this.paths.attr(path, true);
-      if (flags & O_DIRECTORY && attr.type !== 'dir') throw new FsError('ENOTDIR');
-      if (flags & O_NOFOLLOW && attr.type === 'symlink') throw new FsError('ELOOP');
+      checkOpenType(attr, flags);
       return this.openIno(ctx, attr, flags);
     });
+  }
+
+  private async openByName(ctx: OpContext, path: string, flags: number): Promise<number> {
+    const { parent, name } = await this.parentOf(path);
+    let fresh: Attr;
+    try {
+      fresh = await this.o.cluster.meta('open', { parent, name, flags, cred: credOf(ctx) });
+    } catch (e) {
+      if (toErrno(e) === 'ENOENT') this.paths.forget(path);
+      throw e;
+    }
+    try {
+      // The node checked the access mode already; these are the client's own refusals, made on the
+      // attributes the open returned, so the registration it made is undone.
+      checkOpenType(fresh, flags);
+      if (!mayAccess(fresh, credOf(ctx), accessMaskOfFlags(flags))) throw new FsError('EACCES');
+    } catch (e) {
+      this.register(fresh.ino, 'release', () => this.o.cluster.meta('release', { ino: fresh.ino }));
+      throw e;
+    }
+    this.paths.remember(path, fresh);
+    this.attrChanged(fresh);
+    return this.files.add(fresh, flags);
   }
 
   /** Registers the open with the session (so an unlinked file lives until its last close) and revalidates. */
   private async openIno(ctx: OpContext, attr: Attr, flags: number): Promise<number> {
     if (!mayAccess(attr, credOf(ctx), accessMaskOfFlags(flags))) throw new FsError('EACCES');
     if (flags & O_TRUNC) await this.files.flushIno(attr.ino);
-    await this.registrations.get(attr.ino); // an earlier release of this inode lands first
+    // No wait for a queued release of this inode: open counts add up in any order, and the only thing
+    // a count decides (collecting a nameless inode) cannot race an open, which needs a name.
     const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags, cred: credOf(ctx) });
     this.attrChanged(fresh);
     if (flags & O_TRUNC) this.files.truncated(fresh);
@@ -256,18 +309,15 @@ export class Vfs {
       const { parent, name } = await this.parentOf(path);
       let attr: Attr;
       try {
-        attr = await this.o.cluster.meta('mknod', { parent, name, mode: (mode & 0o7777) | S_IFREG, rdev: 0, cred: credOf(ctx) });
+        // `open`: the creator's open is registered in the same entry (the creator may write even if
+        // the new mode denies it, as open(2) with O_CREAT allows), so no other mount's unlink comes between.
+        attr = await this.dirChange(path, parent, () => this.o.cluster.meta('mknod', { parent, name, mode: (mode & 0o7777) | S_IFREG, rdev: 0, cred: credOf(ctx), open: true }));
       } catch (e) {
         // Another mount created it since the kernel looked: without O_EXCL, open the file that is there.
         if (toErrno(e) !== 'EEXIST' || flags & O_EXCL) throw e;
         return this.openIno(ctx, await this.paths.attr(path, true), flags & ~O_CREAT);
       }
-      this.created(path, attr);
       this.xattrs.noneYet(attr.ino); // a new file has no xattrs: its first write needs no capability lookup
-      // The creator may write even if the new mode denies it (open(2) with O_CREAT): register as root.
-      // Not awaited: the file is new, so there is nothing to revalidate; later registrations queue behind.
-      const ino = attr.ino;
-      this.register(ino, 'open', () => this.o.cluster.meta('open', { ino, flags: flags & ~O_TRUNC, cred: { uid: 0, gid: 0, groups: [] } }));
       return this.files.add(attr, flags);
     });
   }
@@ -294,7 +344,8 @@ export class Vfs {
       try {
         await this.files.release(fd); // the data is durable and committed before close returns
       } finally {
-        // The open count on the cluster only decides when an unlinked file is collected: no need to wait.
+        // The open count on the cluster only decides when an unlinked file is collected: no need to
+        // wait. The cluster client queues it for the next request to carry (or sends queued ones together).
         this.register(ino, 'release', () => this.o.cluster.meta('release', { ino }));
       }
     });
@@ -321,7 +372,7 @@ export class Vfs {
     return attr;
   }
 
-  /** Queues an open/release registration of `ino` behind the earlier ones; failures are logged. */
+  /** Queues a release registration of `ino` behind the earlier ones; failures are logged. */
   private register(ino: Ino, what: string, f: () => Promise<unknown>): void {
     const next = (this.registrations.get(ino) ?? Promise.resolve()).then(f).then(() => {}, (e: Error) => {
       this.o.log.warn(`${what} of inode ${ino} on the cluster failed: ${e.message}`);
@@ -344,4 +395,10 @@ export class Vfs {
       });
     }
   }
+}
+
+/** open(2)'s O_DIRECTORY and O_NOFOLLOW refusals. */
+function checkOpenType(attr: Attr, flags: number): void {
+  if (flags & O_DIRECTORY && attr.type !== 'dir') throw new FsError('ENOTDIR');
+  if (flags & O_NOFOLLOW && attr.type === 'symlink') throw new FsError('ELOOP');
 }

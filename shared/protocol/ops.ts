@@ -23,6 +23,13 @@ const session = str({ maxBytes: 64 });
 const lockOwner = str({ maxBytes: LOCK_OWNER_BYTES_MAX, minBytes: 1 });
 /** Optional on every namespace change: lets the state machine answer a retried request with its first reply. */
 const seq = optional(uint());
+/**
+ * Optional on namespace changes, open and release: inodes whose open by `session` ended (closes the
+ * client queued). Applied after the op, in the same entry, and only if the op succeeded
+ * (storagenode/meta/ops/carried.ts).
+ */
+export const RELEASES_MAX = 1024;
+const releases = optional(array(ino, RELEASES_MAX));
 
 export const slice = object({ pos: uint(CHUNK_BYTES - 1), len: uint(CHUNK_BYTES), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
 export const chunkSlice = object({ chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), pos: uint(CHUNK_BYTES - 1), len: int({ min: 1, max: CHUNK_BYTES }), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
@@ -43,29 +50,31 @@ export const OPS = {
   statfs: object({}),
 
   // Metadata changes: one Raft entry each, applied as one LevelDB batch.
-  mknod: object({ parent: ino, name, mode: uint(0o177777), rdev: uint(0xffffffff), cred, session: optional(session), seq }),
-  mkdir: object({ parent: ino, name, mode: uint(0o7777), cred, session: optional(session), seq }),
-  symlink: object({ parent: ino, name, target: str({ maxBytes: SYMLINK_BYTES_MAX * 2, minBytes: 1 }), cred, session: optional(session), seq }),
-  link: object({ ino, parent: ino, name, cred, session: optional(session), seq }),
-  unlink: object({ parent: ino, name, cred, session: optional(session), seq }),
-  rmdir: object({ parent: ino, name, cred, session: optional(session), seq }),
-  rename: object({ parent: ino, name, newParent: ino, newName: name, flags: uint(7), cred, session: optional(session), seq }),
+  /** `open`: also registers the creator's open of the new file for `session` (one entry for create + open). */
+  mknod: object({ parent: ino, name, mode: uint(0o177777), rdev: uint(0xffffffff), cred, session: optional(session), seq, open: optional(bool), releases }),
+  mkdir: object({ parent: ino, name, mode: uint(0o7777), cred, session: optional(session), seq, releases }),
+  symlink: object({ parent: ino, name, target: str({ maxBytes: SYMLINK_BYTES_MAX * 2, minBytes: 1 }), cred, session: optional(session), seq, releases }),
+  link: object({ ino, parent: ino, name, cred, session: optional(session), seq, releases }),
+  unlink: object({ parent: ino, name, cred, session: optional(session), seq, releases }),
+  rmdir: object({ parent: ino, name, cred, session: optional(session), seq, releases }),
+  rename: object({ parent: ino, name, newParent: ino, newName: name, flags: uint(7), cred, session: optional(session), seq, releases }),
   setattr: object({
     ino, cred, mode: optional(uint(0o7777)), uid: optional(uint(0xffffffff)), gid: optional(uint(0xffffffff)),
-    size: optional(uint(FILE_BYTES_MAX)), atime: optional(timeArg), mtime: optional(timeArg), session: optional(session), seq,
+    size: optional(uint(FILE_BYTES_MAX)), atime: optional(timeArg), mtime: optional(timeArg), session: optional(session), seq, releases,
   }),
   setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
   /** Makes already-stored blocks part of a file: the only way data becomes visible. */
-  commitWrite: object({ ino, slices: array(chunkSlice, SLICES_PER_CHUNK_MAX), cred, session: optional(session), seq }),
+  commitWrite: object({ ino, slices: array(chunkSlice, SLICES_PER_CHUNK_MAX), cred, session: optional(session), seq, releases }),
   /**
    * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first slices, which must be
    * exactly `old` (as the client read them), by `slices` (new blocks with the same visible bytes);
    * EAGAIN if the chunk changed under them. Not a write: size and times stay.
    */
   compactChunk: object({ ino, chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), old: array(slice, SLICES_PER_CHUNK_MAX), slices: array(slice, SLICES_PER_CHUNK_MAX), session: optional(session), seq }),
-  open: object({ ino, flags: uint(0xffffffff), cred, session }),
-  release: object({ ino, session }),
+  /** By `ino`, or by `parent` + `name` (saves the lookup before it). */
+  open: object({ ino: optional(ino), parent: optional(ino), name: optional(name), flags: uint(0xffffffff), cred, session, seq, releases }),
+  release: object({ ino, session, seq, releases }),
   sessionOpen: object({ client: str({ maxBytes: 128 }), leaseMs: int({ min: 1000, max: 3_600_000 }) }),
   sessionRenew: object({ session }),
   sessionClose: object({ session }),
@@ -203,6 +212,11 @@ export interface LockGrantedPush {
   waiter: number;
 }
 
+/** Besides, a change of a directory's entries returns the directory after it (absent from older nodes). */
+export interface DirChanged {
+  parentAttr?: Attr;
+}
+
 /** What a successful reply carries, per op. */
 export interface OpResults {
   hello: { protocol: number; cluster: string; node: string; leader: string | null; members: NodeInfo[]; replicas: number };
@@ -214,12 +228,12 @@ export interface OpResults {
   listxattr: { names: string[] };
   readChunk: { slices: Slice[]; size: number; version: number };
   statfs: StatFs;
-  mknod: Attr;
-  mkdir: Attr;
-  symlink: Attr;
-  link: Attr;
-  unlink: { ino: number; nlink: number };
-  rmdir: Record<string, never>;
+  mknod: Attr & DirChanged;
+  mkdir: Attr & DirChanged;
+  symlink: Attr & DirChanged;
+  link: Attr & DirChanged;
+  unlink: { ino: number; nlink: number } & DirChanged;
+  rmdir: DirChanged;
   rename: Record<string, never>;
   setattr: Attr;
   setxattr: Record<string, never>;

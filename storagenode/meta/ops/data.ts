@@ -10,6 +10,7 @@ import type { Tx } from '../tx.js';
 import { loadInode, type Res } from './common.js';
 import { chunkChanged, ensureAlloc } from './alloc.js';
 import { addRef } from './lifecycle.js';
+import { carrying } from './carried.js';
 
 type ChunkSlice = OpArgs<'commitWrite'>['slices'][number];
 
@@ -68,7 +69,7 @@ function killPriv(rec: InodeRec, uid: number): void {
   if (uid !== 0) rec.mode &= ~(S_ISUID | S_ISGID);
 }
 
-export async function commitWrite(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['commitWrite']> {
+async function commitWriteOp(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['commitWrite']> {
   const r = await loadInode(tx, a.ino);
   if (!r.ok) return r;
   const rec = r.value;
@@ -125,3 +126,6 @@ export async function truncateTo(tx: Tx, rec: InodeRec, size: number): Promise<v
   rec.ctime = tx.now;
   rec.version++;
 }
+
+/** The handlers as apply.ts runs them: each may carry the session's queued closes (ops/carried.ts). */
+export const commitWrite = carrying(commitWriteOp);

@@ -9,6 +9,7 @@ import { toAttr, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { checkName, inGroup, loadInode, stickyAllows, touch, writableDir, type Res } from './common.js';
 import { deleteInode, dropLink } from './lifecycle.js';
+import { carrying, registerOpen } from './carried.js';
 
 /** Checks shared by every op that adds a name: parent, name, permission, not taken. */
 async function prepareCreate(tx: Tx, parent: number, name: string, cred: Cred): Res<InodeRec> {
@@ -56,24 +57,29 @@ async function createInode(tx: Tx, dir: InodeRec, name: string, n: NewInode): Pr
   return rec;
 }
 
-export async function mknod(tx: Tx, a: OpArgs<'mknod'>): Res<OpResults['mknod']> {
+async function mknodOp(tx: Tx, a: OpArgs<'mknod'>): Res<OpResults['mknod']> {
   const type = (a.mode & 0o170000) === 0 ? 'file' : fileTypeOfMode(a.mode);
   if (type === 'dir') return fail('EPERM'); // as Linux: mkdir makes directories
   if (type === undefined || type === 'symlink') return fail('EINVAL');
   const dir = await prepareCreate(tx, a.parent, a.name, a.cred);
   if (!dir.ok) return dir;
+  if (a.open && (a.session === undefined || type !== 'file')) return fail('EINVAL');
   const rdev = type === 'chr' || type === 'blk' ? a.rdev : 0;
-  return ok(toAttr(await createInode(tx, dir.value, a.name, { type, perm: a.mode, rdev, cred: a.cred })));
+  const rec = await createInode(tx, dir.value, a.name, { type, perm: a.mode, rdev, cred: a.cred });
+  // create(2): the creator's open, in the same entry, so no other mount's unlink can come between.
+  if (a.open) await registerOpen(tx, rec.ino, a.session!);
+  return ok({ ...toAttr(rec), parentAttr: toAttr(dir.value) });
 }
 
-export async function mkdir(tx: Tx, a: OpArgs<'mkdir'>): Res<OpResults['mkdir']> {
+async function mkdirOp(tx: Tx, a: OpArgs<'mkdir'>): Res<OpResults['mkdir']> {
   const dir = await prepareCreate(tx, a.parent, a.name, a.cred);
   if (!dir.ok) return dir;
   if (dir.value.nlink >= LINK_COUNT_MAX) return fail('EMLINK');
-  return ok(toAttr(await createInode(tx, dir.value, a.name, { type: 'dir', perm: a.mode, rdev: 0, cred: a.cred })));
+  const rec = await createInode(tx, dir.value, a.name, { type: 'dir', perm: a.mode, rdev: 0, cred: a.cred });
+  return ok({ ...toAttr(rec), parentAttr: toAttr(dir.value) });
 }
 
-export async function symlink(tx: Tx, a: OpArgs<'symlink'>): Res<OpResults['symlink']> {
+async function symlinkOp(tx: Tx, a: OpArgs<'symlink'>): Res<OpResults['symlink']> {
   const dir = await prepareCreate(tx, a.parent, a.name, a.cred);
   if (!dir.ok) return dir;
   if (Buffer.byteLength(a.target, 'utf8') > SYMLINK_BYTES_MAX) return fail('ENAMETOOLONG');
@@ -81,10 +87,10 @@ export async function symlink(tx: Tx, a: OpArgs<'symlink'>): Res<OpResults['syml
   const n = { type: 'symlink' as const, perm: 0o777, rdev: 0, cred: a.cred, target: a.target };
   const rec = await createInode(tx, dir.value, a.name, n);
   rec.mode = S_IFLNK | 0o777;
-  return ok(toAttr(rec));
+  return ok({ ...toAttr(rec), parentAttr: toAttr(dir.value) });
 }
 
-export async function link(tx: Tx, a: OpArgs<'link'>): Res<OpResults['link']> {
+async function linkOp(tx: Tx, a: OpArgs<'link'>): Res<OpResults['link']> {
   const src = await loadInode(tx, a.ino);
   if (!src.ok) return src;
   if (src.value.type === 'dir') return fail('EPERM');
@@ -99,7 +105,7 @@ export async function link(tx: Tx, a: OpArgs<'link'>): Res<OpResults['link']> {
   tx.putInode(rec);
   tx.putInode(dir.value);
   tx.putVal(K.entry(a.parent, a.name), { ino: rec.ino, type: rec.type });
-  return ok(toAttr(rec));
+  return ok({ ...toAttr(rec), parentAttr: toAttr(dir.value) });
 }
 
 /** Common to unlink and rmdir: the parent, the name, the entry, and the sticky-directory rule. */
@@ -116,7 +122,7 @@ async function prepareRemove(tx: Tx, parent: number, name: string, cred: Cred): 
   return ok({ dir: dir.value, child });
 }
 
-export async function unlink(tx: Tx, a: OpArgs<'unlink'>): Res<OpResults['unlink']> {
+async function unlinkOp(tx: Tx, a: OpArgs<'unlink'>): Res<OpResults['unlink']> {
   const p = await prepareRemove(tx, a.parent, a.name, a.cred);
   if (!p.ok) return p;
   const { dir, child } = p.value;
@@ -127,10 +133,10 @@ export async function unlink(tx: Tx, a: OpArgs<'unlink'>): Res<OpResults['unlink
   child.nlink--;
   child.ctime = tx.now;
   await dropLink(tx, child);
-  return ok({ ino: child.ino, nlink: child.nlink });
+  return ok({ ino: child.ino, nlink: child.nlink, parentAttr: toAttr(dir) });
 }
 
-export async function rmdir(tx: Tx, a: OpArgs<'rmdir'>): Res<OpResults['rmdir']> {
+async function rmdirOp(tx: Tx, a: OpArgs<'rmdir'>): Res<OpResults['rmdir']> {
   const p = await prepareRemove(tx, a.parent, a.name, a.cred);
   if (!p.ok) return p;
   const { dir, child } = p.value;
@@ -141,6 +147,13 @@ export async function rmdir(tx: Tx, a: OpArgs<'rmdir'>): Res<OpResults['rmdir']>
   touch(dir, tx.now);
   tx.putInode(dir);
   await deleteInode(tx, child);
-  return ok({});
+  return ok({ parentAttr: toAttr(dir) });
 }
 
+/** The handlers as apply.ts runs them: each may carry the session's queued closes (ops/carried.ts). */
+export const mknod = carrying(mknodOp);
+export const mkdir = carrying(mkdirOp);
+export const symlink = carrying(symlinkOp);
+export const link = carrying(linkOp);
+export const unlink = carrying(unlinkOp);
+export const rmdir = carrying(rmdirOp);

@@ -7,6 +7,7 @@ import type { EntryRec, InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { allowed, checkName, stickyAllows, touch, writableDir, W_OK, type Res } from './common.js';
 import { deleteInode, dropLink } from './lifecycle.js';
+import { carrying } from './carried.js';
 
 type Done = OpResults['rename'];
 
@@ -65,7 +66,7 @@ function finish(tx: Tx, s: Side, d: Side): Done {
   return {};
 }
 
-export async function rename(tx: Tx, a: OpArgs<'rename'>): Res<Done> {
+async function renameOp(tx: Tx, a: OpArgs<'rename'>): Res<Done> {
   if (a.flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || a.flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) return fail('EINVAL');
   const s = await loadSide(tx, a.parent, a.name, a.cred);
   if (!s.ok) return s;
@@ -133,3 +134,6 @@ async function exchange(tx: Tx, s: Side, d: Side, cred: Cred): Res<Done> {
   tx.putInode(b);
   return ok(finish(tx, s, d));
 }
+
+/** The handlers as apply.ts runs them: each may carry the session's queued closes (ops/carried.ts). */
+export const rename = carrying(renameOp);

@@ -5,9 +5,9 @@ import type { InternalResults } from '../command.js';
 import { K, sessionIdFor, tailNumber } from '../keys.js';
 import { toAttr, unpack, type SessionRec } from '../records.js';
 import type { Tx } from '../tx.js';
-import { allowed, loadInode, R_OK, timeAddMs, W_OK, type Res } from './common.js';
+import { allowed, checkName, loadDir, loadInode, R_OK, timeAddMs, W_OK, type Res } from './common.js';
 import { truncateTo } from './data.js';
-import { deleteInode, hasOpens } from './lifecycle.js';
+import { carrying, registerOpen, releaseOne } from './carried.js';
 import { dropSessionLocks } from '../locks/ops.js';
 
 const O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_TRUNC = 0o1000;
@@ -30,19 +30,6 @@ export async function sessionRenew(tx: Tx, a: OpArgs<'sessionRenew'>): Res<OpRes
   if (!s) return fail('ESTALE');
   tx.putVal(K.session(a.session), { ...s, expires: timeAddMs(tx.now, s.leaseMs) });
   return ok({ leaseMs: s.leaseMs });
-}
-
-/** Drops one open of `ino` by `session`; the last close of an orphan deletes it. */
-async function releaseOne(tx: Tx, ino: number, session: string, all: boolean): Promise<void> {
-  const n = (await tx.getVal<number>(K.open(ino, session))) ?? 0;
-  if (n > 1 && !all) {
-    tx.putVal(K.open(ino, session), n - 1);
-    return;
-  }
-  tx.del(K.open(ino, session));
-  tx.del(K.sessionOpen(session, ino));
-  const rec = await tx.getInode(ino);
-  if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
 }
 
 /**
@@ -89,9 +76,23 @@ export async function expireSessions(tx: Tx): Res<InternalResults['expireSession
   return ok({ expired });
 }
 
-export async function open(tx: Tx, a: OpArgs<'open'>): Res<OpResults['open']> {
+/** The inode an open names: by number, or by (parent, name), which saves the client a lookup first. */
+async function openTarget(tx: Tx, a: OpArgs<'open'>): Res<number> {
+  if (a.ino !== undefined) return ok(a.ino);
+  if (a.parent === undefined || a.name === undefined) return fail('EINVAL');
+  const dir = await loadDir(tx, a.parent);
+  if (!dir.ok) return dir;
+  const bad = checkName(a.name);
+  if (bad) return fail(bad === 'ENAMETOOLONG' ? bad : 'ENOENT'); // as lookup does
+  const e = await tx.getEntry(a.parent, a.name);
+  return e ? ok(e.ino) : fail('ENOENT');
+}
+
+export const open = carrying(async (tx: Tx, a: OpArgs<'open'>): Res<OpResults['open']> => {
   if (!(await liveSession(tx, a.session, tx.now))) return fail('ESTALE');
-  const r = await loadInode(tx, a.ino);
+  const ino = await openTarget(tx, a);
+  if (!ino.ok) return ino;
+  const r = await loadInode(tx, ino.value);
   if (!r.ok) return r;
   const rec = r.value;
   if (rec.nlink === 0) return fail('ENOENT');
@@ -100,14 +101,13 @@ export async function open(tx: Tx, a: OpArgs<'open'>): Res<OpResults['open']> {
   if (rec.type === 'dir' && mask & W_OK) return fail('EISDIR');
   if (!allowed(rec, a.cred, mask)) return fail('EACCES');
   if (a.flags & O_TRUNC && mask & W_OK && rec.type === 'file' && rec.size > 0) await truncateTo(tx, rec, 0);
-  tx.putVal(K.open(rec.ino, a.session), ((await tx.getVal<number>(K.open(rec.ino, a.session))) ?? 0) + 1);
-  tx.putVal(K.sessionOpen(a.session, rec.ino), 1);
+  await registerOpen(tx, rec.ino, a.session);
   tx.putInode(rec);
   return ok(toAttr(rec));
-}
+});
 
-export async function release(tx: Tx, a: OpArgs<'release'>): Res<OpResults['release']> {
+/** One close of `ino`; the request's `releases` carry more (a client's queued closes, in one entry). */
+export const release = carrying(async (tx: Tx, a: OpArgs<'release'>): Res<OpResults['release']> => {
   await releaseOne(tx, a.ino, a.session, false);
   return ok({});
-}
-
+});

@@ -6,6 +6,7 @@ import { toAttr, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { allowed, inGroup, loadInode, W_OK, type Res } from './common.js';
 import { truncateTo } from './data.js';
+import { carrying } from './carried.js';
 
 type Args = OpArgs<'setattr'>;
 const isOwner = (rec: InodeRec, cred: Cred) => cred.uid === 0 || cred.uid === rec.uid;
@@ -54,7 +55,7 @@ function applyOwnership(rec: InodeRec, cred: Cred, a: Args): void {
 
 const pick = (t: Time | 'now' | undefined, now: Time, old: Time): Time => (t === undefined ? old : t === 'now' ? now : t);
 
-export async function setattr(tx: Tx, a: Args): Res<OpResults['setattr']> {
+async function setattrOp(tx: Tx, a: Args): Res<OpResults['setattr']> {
   const r = await loadInode(tx, a.ino);
   if (!r.ok) return r;
   const rec = r.value;
@@ -78,3 +79,6 @@ export async function setattr(tx: Tx, a: Args): Res<OpResults['setattr']> {
   tx.putInode(rec);
   return ok(toAttr(rec));
 }
+
+/** The handlers as apply.ts runs them: each may carry the session's queued closes (ops/carried.ts). */
+export const setattr = carrying(setattrOp);

@@ -20,7 +20,7 @@ function fakeCluster(handlers: Record<string, Handler>, log: { url: string; op: 
       url, isOpen: true,
       helloReply: { protocol: 1, cluster: 'c', node: url, leader: null, members: MEMBERS, replicas: 3 } as OpResults['hello'],
       call: async (op, args) => {
-        log.push({ url, op, args: args as Record<string, unknown> });
+        log.push({ url, op, args: { ...(args as Record<string, unknown>) } }); // as sent: the client reuses the object across attempts
         await new Promise((r) => setImmediate(r));
         return h(op, args as Record<string, unknown>) as never;
       },
@@ -117,5 +117,67 @@ t.test('rpc: putBlock fails (EIO) when no quorum can be reached in time', async 
   await c.start();
   const e = await c.putBlock('0000000000a-0123456789abcdef', Buffer.from('x')).catch((x: unknown) => x);
   t.equal(toErrno(e), 'EIO');
+  await c.close();
+});
+
+t.test('rpc: closes are queued and ride along with the next namespace change, or go alone together', async (t) => {
+  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
+    connector: fakeCluster(leaderAt('ws://n1', (op, a) => (op === 'mknod' ? { ino: 9 } : session(op, a))), calls) });
+  await c.start();
+  const cred = { uid: 0, gid: 0, groups: [] };
+  const r1 = c.meta('release', { ino: 4 });
+  const r2 = c.meta('release', { ino: 5 });
+  await c.meta('mknod', { parent: 1, name: 'x', mode: 0o100644, rdev: 0, cred, open: true });
+  await Promise.all([r1, r2]);
+  const mk = calls.filter((x) => x.op === 'mknod');
+  t.same(mk[0].args.releases, [4, 5], 'carried by the mknod');
+  t.equal(calls.filter((x) => x.op === 'release').length, 0, 'no release of their own');
+  await Promise.all([c.meta('release', { ino: 6 }), c.meta('release', { ino: 7 }), c.meta('release', { ino: 6 })]);
+  const rel = calls.filter((x) => x.op === 'release');
+  t.equal(rel.length, 1, 'queued closes with nothing to ride on go as one release');
+  t.match(rel[0].args, { ino: 6, releases: [7, 6], session: 's1' });
+  t.equal(typeof rel[0].args.seq, 'number', 'stamped, so a retry is answered by the dedup table');
+  await c.meta('lookup', { parent: 1, name: 'x' }).catch(() => {});
+  t.equal(calls.filter((x) => x.op === 'lookup')[0].args.releases, undefined, 'reads carry nothing');
+  await c.close();
+});
+
+t.test('rpc: closes carried by a request that failed with an errno are queued again', async (t) => {
+  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
+    connector: fakeCluster(leaderAt('ws://n1', (op, a) => {
+      if (op === 'unlink') throw new RpcError('ENOENT');
+      return session(op, a);
+    }), calls) });
+  await c.start();
+  const r = c.meta('release', { ino: 4 });
+  await t.rejects(c.meta('unlink', { parent: 1, name: 'x', cred: { uid: 0, gid: 0, groups: [] } }), { code: 'ENOENT' });
+  t.same(calls.filter((x) => x.op === 'unlink')[0].args.releases, [4]);
+  await r;
+  t.match(calls.filter((x) => x.op === 'release'), [{ args: { ino: 4 } }], 'sent again, alone');
+  await c.close();
+});
+
+t.test('rpc: a request retried under a new session drops the old session\'s closes', async (t) => {
+  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
+  let sessions = 0;
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
+    connector: fakeCluster(leaderAt('ws://n1', (op, a) => {
+      if (op === 'sessionOpen') return { session: `s${++sessions}`, leaseMs: 20_000 };
+      if (op === 'setattr' && a.session === 's1') throw new RpcError('ESTALE');
+      return op === 'setattr' ? { ino: 2 } : {};
+    }), calls) });
+  await c.start();
+  const r = c.meta('release', { ino: 4 });
+  await c.meta('setattr', { ino: 2, mode: 0o644, cred: { uid: 0, gid: 0, groups: [] } });
+  await r;
+  const sa = calls.filter((x) => x.op === 'setattr');
+  t.same(sa[0].args.releases, [4]);
+  t.equal(sa[0].args.session, 's1');
+  const last = sa[sa.length - 1];
+  t.equal(last.args.session, 's2');
+  t.equal(last.args.releases, undefined, 'the open ended with s1');
+  t.equal(calls.filter((x) => x.op === 'release').length, 0);
   await c.close();
 });

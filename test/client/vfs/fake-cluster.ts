@@ -39,7 +39,7 @@ export class FakeCluster implements ClusterApi {
   async meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]> {
     this.count(op);
     const full = { ...args } as Record<string, unknown>;
-    if (['open', 'release'].includes(op)) full.session = this.session;
+    if (['open', 'release'].includes(op) || full.open || full.releases) full.session = this.session;
     let r;
     if ((META_READ_OPS as readonly string[]).includes(op)) {
       r = await this.sm.query(op as MetaReadOp, full as never);

@@ -53,7 +53,7 @@ export class Harness {
     if (!r.ok) throw new Error(`readdir ${ino}: ${r.errno}`);
     return r.value.entries.map((e) => e.name);
   }
-  mkdir(parent: number, name: string, cred: Cred = ROOT, mode = 0o755): Promise<Attr> {
+  mkdir(parent: number, name: string, cred: Cred = ROOT, mode = 0o755): Promise<OpResults['mkdir']> {
     return this.must('mkdir', { parent, name, mode, cred });
   }
   create(parent: number, name: string, cred: Cred = ROOT, mode = 0o644): Promise<Attr> {

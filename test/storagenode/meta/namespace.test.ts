@@ -13,11 +13,12 @@ t.test('mkdir creates a directory, bumps the parent nlink and sets all times to 
   const h = await Harness.create();
   await h.must('setattr', { ino: ROOT_INO, mode: 0o777, cred: ROOT });
   h.nowMs += 1500;
-  const d = await h.mkdir(ROOT_INO, 'a', ALICE, 0o750);
+  const { parentAttr, ...d } = await h.mkdir(ROOT_INO, 'a', ALICE, 0o750);
   t.match(d, { type: 'dir', mode: 0o40750, uid: 1000, gid: 1000, nlink: 2, atime: h.now(), mtime: h.now(), ctime: h.now() });
   const root = await h.attr(ROOT_INO);
   t.equal(root.nlink, 3);
   t.same(root.mtime, h.now());
+  t.same(parentAttr, root, 'the reply carries the parent as the entry left it');
   t.same(await h.q('lookup', { parent: ROOT_INO, name: 'a' }), { ok: true, value: d });
   t.same(h.sm.applied(), { index: 2, term: 1 });
 });
@@ -122,8 +123,8 @@ t.test('unlink removes the name, drops nlink and deletes the inode at zero', asy
   const h = await Harness.create();
   const f = await h.create(1, 'f');
   await h.must('link', { ino: f.ino, parent: 1, name: 'g', cred: ROOT });
-  t.same(await h.must('unlink', { parent: 1, name: 'f', cred: ROOT }), { ino: f.ino, nlink: 1 });
-  t.same(await h.must('unlink', { parent: 1, name: 'g', cred: ROOT }), { ino: f.ino, nlink: 0 });
+  t.same(await h.must('unlink', { parent: 1, name: 'f', cred: ROOT }), { ino: f.ino, nlink: 1, parentAttr: await h.attr(1) });
+  t.same(await h.must('unlink', { parent: 1, name: 'g', cred: ROOT }), { ino: f.ino, nlink: 0, parentAttr: await h.attr(1) });
   t.same(await h.q('getattr', { ino: f.ino }), { ok: false, errno: 'ENOENT' });
   t.equal(await h.errno('unlink', { parent: 1, name: 'g', cred: ROOT }), 'ENOENT');
   t.same(h.sm.usage(), { inodes: 1, bytes: 0 });

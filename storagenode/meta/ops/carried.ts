@@ -1,0 +1,53 @@
+import { fail, type FsResult } from '../../../shared/errno.js';
+import { K } from '../keys.js';
+import type { Tx } from '../tx.js';
+import { deleteInode, hasOpens } from './lifecycle.js';
+
+/**
+ * Open registrations that ride along with other requests (docs/perf-meta.md). A client's closes only
+ * decide when an unlinked file is collected, so it queues them and sends them in the `releases` of its
+ * next namespace change (or alone, batched, when none comes soon): one Raft entry instead of one per
+ * close. A create registers the creator's open in its own entry (`mknod` with `open`).
+ */
+
+/** Counts one more open of `ino` by `session`. */
+export async function registerOpen(tx: Tx, ino: number, session: string): Promise<void> {
+  tx.putVal(K.open(ino, session), ((await tx.getVal<number>(K.open(ino, session))) ?? 0) + 1);
+  tx.putVal(K.sessionOpen(session, ino), 1);
+}
+
+/** Drops one open of `ino` by `session` (all of them with `all`); the last close of an orphan deletes it. */
+export async function releaseOne(tx: Tx, ino: number, session: string, all: boolean): Promise<void> {
+  const n = (await tx.getVal<number>(K.open(ino, session))) ?? 0;
+  if (n > 1 && !all) {
+    tx.putVal(K.open(ino, session), n - 1);
+    return;
+  }
+  tx.del(K.open(ino, session));
+  tx.del(K.sessionOpen(session, ino));
+  const rec = await tx.getInode(ino);
+  if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
+}
+
+interface Carrier {
+  session?: string | undefined;
+  releases?: number[] | undefined;
+}
+
+/**
+ * Wraps an op handler so that the closes its request carries are applied after the op, in the same
+ * entry, only if the op succeeded: a failed op is rolled back whole (apply.ts `execute`), releases
+ * included, and the client queues them again. Order within the entry does not matter: an open count
+ * only ever gates the deletion of a nameless inode, and nothing in one op reads what the other wrote
+ * except that deletion, which is right either way.
+ */
+export function carrying<A extends Carrier, R>(op: (tx: Tx, a: A) => Promise<FsResult<R>>): (tx: Tx, a: A) => Promise<FsResult<R>> {
+  return async (tx, a) => {
+    if (a.releases?.length && a.session === undefined) return fail('EINVAL');
+    const r = await op(tx, a);
+    if (r.ok && a.releases && a.session !== undefined) {
+      for (const ino of a.releases) await releaseOne(tx, ino, a.session, false);
+    }
+    return r;
+  };
+}

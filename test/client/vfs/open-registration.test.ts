@@ -1,0 +1,54 @@
+import t from 'tap';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCluster, type TestCluster } from '../../helpers/cluster.js';
+import { mountFs } from '../../helpers/mount.js';
+
+/**
+ * Opens are registered with the cluster before they return (docs/perf-meta.md): a create registers
+ * its open inside its mknod entry, an open by name registers in its own, and closes ride along with
+ * later requests. Whatever rides where, a file open on one mount stays usable after another mount
+ * unlinks it, and is collected once the last descriptor closes.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function gone(cluster: TestCluster, ino: number): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    const r = await cluster.call(cluster.nodes[0]!.id, 'localRead', { op: 'getattr', args: { ino } });
+    if (!r.ok) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+t.test('mount: a file open on one mount survives an unlink on another, and goes at its last close', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3 });
+  const a = await mountFs(t, cluster.urls);
+  const b = await mountFs(t, cluster.urls);
+
+  // Created here (open registered in the mknod entry), unlinked there before any write reached the cluster.
+  const fd = openSync(join(a.dir, 'created'), 'wx+');
+  const created = fstatSync(fd).ino;
+  unlinkSync(join(b.dir, 'created'));
+  writeSync(fd, 'written after the unlink');
+  fsyncSync(fd); // commits to the orphan: fails with ENOENT if the open had not been registered
+  const buf = Buffer.alloc(64);
+  t.equal(buf.subarray(0, readSync(fd, buf, 0, 64, 0)).toString(), 'written after the unlink');
+
+  // Opened read-only by name (one request), unlinked elsewhere before the first read.
+  writeFileSync(join(a.dir, 'readonly'), 'committed contents');
+  await sleep(1100); // the path cache forgets the name: the open resolves it on the cluster
+  const rd = openSync(join(a.dir, 'readonly'), 'r');
+  const readonly = fstatSync(rd).ino;
+  unlinkSync(join(b.dir, 'readonly'));
+  t.equal(buf.subarray(0, readSync(rd, buf, 0, 64, 0)).toString(), 'committed contents', 'readable after the unlink');
+
+  t.ok((await cluster.call(cluster.nodes[0]!.id, 'localRead', { op: 'getattr', args: { ino: created } })).ok, 'kept while open');
+  closeSync(fd);
+  closeSync(rd);
+  t.ok(await gone(cluster, created), 'the created orphan is collected after its last close');
+  t.ok(await gone(cluster, readonly), 'the read-only orphan too');
+  t.throws(() => openSync(join(a.dir, 'missing'), 'r'), { code: 'ENOENT' });
+  writeFileSync(join(b.dir, 'fromB'), 'seen at open');
+  t.equal(readFileSync(join(a.dir, 'fromB'), 'utf8'), 'seen at open', 'an open by name sees the other mount\'s file');
+});
