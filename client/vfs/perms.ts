@@ -1,3 +1,4 @@
+import { FsError } from '../../shared/errno.js';
 import type { Attr, Cred } from '../../shared/types.js';
 
 export const R_OK = 4;
@@ -40,4 +41,10 @@ export function mayAccess(attr: Attr, cred: Cred, mask: number): boolean {
   else if (cred.gid === attr.gid || cred.groups.includes(attr.gid)) bits = perm >> 3;
   else bits = perm;
   return (bits & mask & 7) === (mask & 7);
+}
+
+/** open(2)'s O_DIRECTORY and O_NOFOLLOW refusals (throws FsError). */
+export function checkOpenType(attr: Attr, flags: number): void {
+  if (flags & O_DIRECTORY && attr.type !== 'dir') throw new FsError('ENOTDIR');
+  if (flags & O_NOFOLLOW && attr.type === 'symlink') throw new FsError('ELOOP');
 }

@@ -6,7 +6,7 @@ import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type DirEntry, type Ino, 
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
 import { PathCache } from './paths.js';
-import { accessMaskOfFlags, mayAccess, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC } from './perms.js';
+import { accessMaskOfFlags, checkOpenType, mayAccess, O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
 import { Xattrs } from './xattrs.js';
 
@@ -395,10 +395,4 @@ export class Vfs {
       });
     }
   }
-}
-
-/** open(2)'s O_DIRECTORY and O_NOFOLLOW refusals. */
-function checkOpenType(attr: Attr, flags: number): void {
-  if (flags & O_DIRECTORY && attr.type !== 'dir') throw new FsError('ENOTDIR');
-  if (flags & O_NOFOLLOW && attr.type === 'symlink') throw new FsError('ELOOP');
 }
