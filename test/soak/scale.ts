@@ -89,8 +89,22 @@ function cpuNow(): Map<string, number> {
   return new Map(runningProcs().map((p) => [p.role, cpuMs(p.pid) ?? 0]));
 }
 
-/** Runs the creators on [from, to) in parallel; files/s over all of them. Logs CPU per file. */
-async function fill(dir: string, from: number, to: number): Promise<number> {
+/** CPU µs the cluster and the mount used since `before` (cpuNow()), per process and in all. */
+function cpuSince(before: Map<string, number>): { total: number; per: [string, number][] } {
+  const per = [...cpuNow()].map(([role, ms]): [string, number] => [role, (ms - (before.get(role) ?? ms)) * 1000]);
+  return { total: per.reduce((a, [, us]) => a + us, 0), per };
+}
+
+/** A rate (ops/s) and the CPU the cluster and the mount spent per op (µs, all processes but the soak's own). */
+interface Measured {
+  rate: number;
+  cpuUs: number;
+  /** cpuUs by process role. */
+  cpuBy: Map<string, number>;
+}
+
+/** Runs the creators on [from, to) in parallel; files/s over all of them, CPU per file. */
+async function fill(dir: string, from: number, to: number): Promise<Measured> {
   const t0 = process.hrtime.bigint();
   const cpu0 = cpuNow();
   const script = join(here, 'fill.js');
@@ -105,10 +119,11 @@ async function fill(dir: string, from: number, to: number): Promise<number> {
     });
   })));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const per = [...cpuNow()].map(([role, ms]): [string, number] => [role, (ms - (cpu0.get(role) ?? 0)) / (to - from)]);
-  const total = per.reduce((a, [, ms]) => a + ms, 0);
-  out(`# filling ${from}..${to}: ${(to - from) / seconds | 0} files/s, CPU per file ${total.toFixed(2)} ms (${per.map(([r, ms]) => `${r} ${ms.toFixed(2)}`).join(', ')}; the creators' own CPU not counted)`);
-  return (to - from) / seconds;
+  const cpu = cpuSince(cpu0);
+  const n = to - from;
+  out(`# filling ${from}..${to}: ${(n / seconds) | 0} files/s, CPU per file ${(cpu.total / n / 1000).toFixed(2)} ms ` +
+    `(${cpu.per.map(([r, us]) => `${r} ${(us / n / 1000).toFixed(2)}`).join(', ')}; the creators' own CPU not counted)`);
+  return { rate: n / seconds, cpuUs: cpu.total / n, cpuBy: new Map(cpu.per.map(([r, us]) => [r, us / n])) };
 }
 
 /** What the directory holds: creator files f0..f<next-1> minus `deleted`, plus `extra` sample files. */
@@ -121,63 +136,83 @@ interface DirState {
   read: Set<number>;
 }
 
-/** Median of `rounds` rates, each over its share of `items` (so one burst of load skews one round only). */
-async function rounds<T>(items: T[], before: () => Promise<void>, fn: (item: T) => void): Promise<number> {
+/**
+ * Median of `rounds` rates, each over its share of `items` (so one burst of load skews one round
+ * only), and the CPU per item over all rounds (CPU time hardly depends on how busy the machine is).
+ */
+async function rounds<T>(items: T[], before: () => Promise<void>, fn: (item: T) => void): Promise<Measured> {
   const per = Math.ceil(items.length / opts.rounds);
   const rates: number[] = [];
+  let cpuUs = 0;
+  const cpuBy = new Map<string, number>();
   for (let k = 0; k < items.length; k += per) {
     const part = items.slice(k, k + per);
     await before();
+    const cpu0 = cpuNow();
     rates.push(rate(part.length, () => part.forEach(fn)));
+    const cpu = cpuSince(cpu0);
+    cpuUs += cpu.total;
+    for (const [r, us] of cpu.per) cpuBy.set(r, (cpuBy.get(r) ?? 0) + us);
   }
   rates.sort((x, y) => x - y);
-  return rates[Math.floor(rates.length / 2)]!;
+  for (const [r, us] of cpuBy) cpuBy.set(r, us / items.length);
+  return { rate: rates[Math.floor(rates.length / 2)]!, cpuUs: cpuUs / items.length, cpuBy };
 }
+
+/** A figure of one size: `unit` of the rate; CPU is per `per` (e.g. per file, per entry). */
+type Figures = Map<string, Measured & { unit: string; per: string }>;
 
 const noop = async () => {};
 
-async function measureAt(st: DirState, size: number, random: () => number): Promise<Map<string, [number, string]>> {
+async function measureAt(st: DirState, size: number, random: () => number): Promise<Figures> {
   const { dir, sample } = { dir: st.dir, sample: opts.sample };
-  const fig = new Map<string, [number, string]>();
+  const fig: Figures = new Map();
+  const files = (m: Measured) => ({ ...m, unit: 'files/s', per: 'file' });
   const count = () => st.next - st.deleted.size + st.extra;
   const need = size - sample - count();
   log(`filling to ${size - sample} entries (${need} new, ${opts.creators} creators x ${opts.concurrency})`);
-  fig.set('fill', [await fill(dir, st.next, st.next + need), 'files/s']);
+  fig.set('fill', files(await fill(dir, st.next, st.next + need)));
   st.next += need;
 
   log(`${size}: create, stat, absent lookup, readdir, read, delete (samples of ${sample}, median of ${opts.rounds} rounds)`);
   const seq = Array.from({ length: sample }, (_, j) => j);
-  fig.set('create', [await rounds(seq, noop, (j) => closeSync(openSync(join(dir, `c${size}_${j}`), 'wx'))), 'files/s']);
+  fig.set('create', files(await rounds(seq, noop, (j) => closeSync(openSync(join(dir, `c${size}_${j}`), 'wx')))));
   st.extra += sample;
   if (count() !== size) throw new Error(`bookkeeping: ${count()} entries, expected ${size}`);
 
   const live = (i: number) => !st.deleted.has(i);
   const statNames = pick(random, st.next, sample, live).map((i) => join(dir, fileName(i)));
-  fig.set('stat', [await rounds(statNames, dropCaches, (p) => statSync(p)), 'files/s']);
+  fig.set('stat', files(await rounds(statNames, dropCaches, (p) => statSync(p))));
 
-  fig.set('lookup_absent', [await rounds(seq, noop, (j) => {
+  const absent = await rounds(seq, noop, (j) => {
     if (statSync(join(dir, `x${size}_${j}`), { throwIfNoEntry: false })) throw new Error(`x${size}_${j} exists`);
-  }), 'lookups/s']);
+  });
+  fig.set('lookup_absent', { ...absent, unit: 'lookups/s', per: 'lookup' });
 
   // A full listing per round: the rate is entries/s (the time per entry is its inverse).
-  fig.set('readdir', [size * await rounds(Array.from({ length: opts.rounds }, () => 0), dropCaches, () => {
+  const listing = await rounds(Array.from({ length: opts.rounds }, () => 0), dropCaches, () => {
     const listed = readdirSync(dir).length;
     if (listed !== size) throw new Error(`readdir listed ${listed} entries, expected ${size}`);
-  }), 'entries/s']);
+  });
+  const perEntry = new Map([...listing.cpuBy].map(([r, us]) => [r, us / size]));
+  fig.set('readdir', { rate: listing.rate * size, cpuUs: listing.cpuUs / size, cpuBy: perEntry, unit: 'entries/s', per: 'entry' });
 
   const reads = pick(random, st.next, opts.readSample, (i) => i % opts.dataEvery === 0 && live(i) && !st.read.has(i));
   for (const i of reads) st.read.add(i);
-  fig.set('read_4k', [await rounds(reads, dropCaches, (i) => {
+  fig.set('read_4k', files(await rounds(reads, dropCaches, (i) => {
     const b = readFileSync(join(dir, fileName(i)));
     if (b.length !== 4096 || b[0] !== dataByte(i) || b[4095] !== dataByte(i)) throw new Error(`${fileName(i)}: wrong contents`);
-  }), 'files/s']);
+  })));
 
   const dels = pick(random, st.next, sample, (i) => i % opts.dataEvery !== 0 && live(i));
-  fig.set('delete', [await rounds(dels, noop, (i) => {
+  fig.set('delete', files(await rounds(dels, noop, (i) => {
     unlinkSync(join(dir, fileName(i)));
     st.deleted.add(i);
-  }), 'files/s']);
-  for (const [m, [v, u]] of fig) log(`${size}: ${m} ${v.toFixed(1)} ${u}`);
+  })));
+  for (const [m, f] of fig) {
+    const by = [...f.cpuBy].sort().map(([r, us]) => `${r} ${us.toFixed(0)}`).join(', ');
+    out(`# ${size} ${m}: ${f.rate.toFixed(1)} ${f.unit}, CPU ${f.cpuUs.toFixed(0)} us per ${f.per} (${by})`);
+  }
   return fig;
 }
 
@@ -186,7 +221,7 @@ async function filesPhase(mnt: string): Promise<void> {
   mkdirSync(dir);
   const random = rng(opts.seed);
   const st: DirState = { dir, next: 0, deleted: new Set(), extra: 0, read: new Set() };
-  const bySize: Map<string, [number, string]>[] = [];
+  const bySize: Figures[] = [];
   for (const size of opts.sizes) {
     const t0 = Date.now();
     const load0 = loadavg()[0]!;
@@ -196,15 +231,18 @@ async function filesPhase(mnt: string): Promise<void> {
   }
   const small = opts.sizes[0]!;
   const large = opts.sizes[opts.sizes.length - 1]!;
+  const last = bySize[bySize.length - 1]!;
   out(`# one directory at ${opts.sizes.join(' and ')} entries; <metric>_ratio = figure at ${large} / figure at ${small} (rates: below 1 is slower)`);
-  for (const [metric, [, unit]] of bySize[0]!) {
-    opts.sizes.forEach((size, k) => figure(`dir_${metric}_${size}`, bySize[k]!.get(metric)![0], unit));
-    const ratio = bySize[bySize.length - 1]!.get(metric)![0] / bySize[0]!.get(metric)![0];
-    figure(`dir_${metric}_ratio`, ratio, 'x');
+  for (const [metric, f] of bySize[0]!) {
+    opts.sizes.forEach((size, k) => figure(`dir_${metric}_${size}`, bySize[k]!.get(metric)!.rate, f.unit));
+    figure(`dir_${metric}_ratio`, last.get(metric)!.rate / f.rate, 'x');
   }
-  for (const [metric] of bySize[0]!) {
-    if (opts.sizes.length > 1) check(`dir_${metric}_ratio`, bySize[bySize.length - 1]!.get(metric)![0] / bySize[0]!.get(metric)![0], 'x', '>=', opts.minRatio);
+  out(`# CPU of the cluster and the mount per op, µs (the soak's own not counted); _ratio above 1 is more CPU at ${large}`);
+  for (const [metric, f] of bySize[0]!) {
+    opts.sizes.forEach((size, k) => figure(`dir_${metric}_cpu_${size}`, bySize[k]!.get(metric)!.cpuUs, `us/${f.per}`));
+    figure(`dir_${metric}_cpu_ratio`, last.get(metric)!.cpuUs / f.cpuUs, 'x');
   }
+  if (opts.sizes.length > 1) for (const [metric, f] of bySize[0]!) check(`dir_${metric}_ratio`, last.get(metric)!.rate / f.rate, 'x', '>=', opts.minRatio);
 }
 
 /** Peak RSS lines and checks: client (only when `clientLimit`) and each node against its limit. */
