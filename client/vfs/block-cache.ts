@@ -6,14 +6,16 @@ import type { BlockId } from '../../shared/types.js';
  * is right forever: close-to-open consistency comes from the chunk layouts (FileReader revalidates
  * them on open), which say which blocks a file's bytes are in, never from this cache.
  *
- * The cache holds UNIT_BYTES-aligned pieces of blocks (the node verifies 64 KiB ranges, so a smaller
- * read costs it the same). A miss fetches the aligned `fetchBytes` around it (clipped to the part of
- * the block the caller knows exists), so nearby random reads find their bytes here. Memory is
- * bounded by two generations of at most budget/2 bytes each: a hit moves a piece to the young one,
- * and when the young one is full the old one is dropped whole (no per-hit reordering of a big map).
+ * The cache holds CACHE_UNIT_BYTES-aligned pieces of blocks (the node verifies 64 KiB ranges, so a
+ * smaller read costs it the same). A miss fetches the aligned `fetchBytes` around it (clipped to the
+ * part of the block the caller knows exists), so nearby random reads find their bytes here. Memory is
+ * bounded by the budget (bytes of pieces held). Eviction is second-chance FIFO (CLOCK): a hit only
+ * sets a bit, and the oldest piece goes unless it was hit since it last came round, so a hit costs no
+ * reordering of a big Map and a working set as large as the budget stays (two generations kept only
+ * half of it for sure).
  */
 export const CACHE_UNIT_BYTES = 64 * 1024;
-/** What one mount may hold (both generations), bytes. */
+/** What one mount may hold, bytes (pieces of blocks). */
 export const CACHE_BUDGET_BYTES_DEFAULT = 128 * 1024 * 1024;
 /** What a random miss fetches around the bytes asked for: aligned, a multiple of CACHE_UNIT_BYTES. */
 export const MISS_FETCH_BYTES_DEFAULT = 64 * 1024;
@@ -22,15 +24,16 @@ interface Piece {
   start: number; // within the unit, inclusive
   end: number; // within the unit, exclusive
   buf: Uint8Array; // bytes [start, end) of the unit
+  ref: boolean; // hit since it last came round
 }
 
 /** Fetches [off, off+len) of a block; must return exactly len bytes. */
 export type FetchRange = (off: number, len: number) => Promise<Uint8Array>;
 
 export class BlockCache {
-  private young = new Map<string, Piece>();
-  private old = new Map<string, Piece>();
-  private youngBytes = 0;
+  /** In insertion order (the FIFO), keyed `${block}@${unit}`. */
+  private readonly pieces = new Map<string, Piece>();
+  private held = 0;
   private readonly inflight = new Map<string, Promise<void>>();
   readonly stats = { hits: 0, misses: 0, fetches: 0, fetchedBytes: 0 };
 
@@ -44,7 +47,7 @@ export class BlockCache {
   async read(id: BlockId, off: number, out: Uint8Array, lo: number, hi: number, fetch: FetchRange): Promise<void> {
     const end = off + out.byteLength;
     for (let attempt = 0; ; attempt++) {
-      const missing = this.copyHits(id, off, end, out);
+      const missing = this.copyHits(id, off, end, out, attempt === 0); // a piece this read just fetched is not a hit
       if (attempt === 0) this.stats[missing === null ? 'hits' : 'misses']++;
       if (missing === null) return;
       if (attempt >= 2 || this.budgetBytes <= 0) {
@@ -58,24 +61,21 @@ export class BlockCache {
 
   /** Drops everything (tests; a mount that wants its memory back). */
   clear(): void {
-    this.young.clear();
-    this.old.clear();
-    this.youngBytes = 0;
+    this.pieces.clear();
+    this.held = 0;
   }
 
   get bytes(): number {
-    let n = this.youngBytes;
-    for (const p of this.old.values()) n += p.end - p.start;
-    return n;
+    return this.held;
   }
 
   /** Copies what is cached; returns the span from the first to the last byte not cached, or null. */
-  private copyHits(id: BlockId, off: number, end: number, out: Uint8Array): { from: number; to: number } | null {
+  private copyHits(id: BlockId, off: number, end: number, out: Uint8Array, touch: boolean): { from: number; to: number } | null {
     let from = -1, to = -1;
     for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) {
       const base = u * CACHE_UNIT_BYTES;
       const a = Math.max(off, base) - base, b = Math.min(end, base + CACHE_UNIT_BYTES) - base;
-      const p = this.get(id, u);
+      const p = this.get(id, u, touch);
       if (p && p.start <= a && p.end >= b) {
         out.set(p.buf.subarray(a - p.start, b - p.start), base + a - off);
         continue;
@@ -107,33 +107,36 @@ export class BlockCache {
     for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) {
       const base = u * CACHE_UNIT_BYTES;
       const a = Math.max(off, base) - base, b = Math.min(end, base + CACHE_UNIT_BYTES) - base;
-      const cur = this.get(id, u);
+      const cur = this.get(id, u, false);
       if (cur && cur.start <= a && cur.end >= b) continue; // already holds at least this
-      this.set(`${id}@${u}`, { start: a, end: b, buf: buf.subarray(base + a - off, base + b - off) });
+      this.set(`${id}@${u}`, { start: a, end: b, buf: buf.subarray(base + a - off, base + b - off), ref: false });
     }
   }
 
-  private get(id: BlockId, u: number): Piece | undefined {
-    const key = `${id}@${u}`;
-    const p = this.young.get(key);
-    if (p) return p;
-    const q = this.old.get(key);
-    if (q) {
-      this.old.delete(key);
-      this.set(key, q);
-    }
-    return q;
+  private get(id: BlockId, u: number, touch: boolean): Piece | undefined {
+    const p = this.pieces.get(`${id}@${u}`);
+    if (p && touch) p.ref = true;
+    return p;
   }
 
   private set(key: string, p: Piece): void {
-    const prev = this.young.get(key);
-    if (prev) this.youngBytes -= prev.end - prev.start;
-    this.young.set(key, p);
-    this.youngBytes += p.end - p.start;
-    if (this.youngBytes > this.budgetBytes / 2) {
-      this.old = this.young;
-      this.young = new Map();
-      this.youngBytes = 0;
+    const prev = this.pieces.get(key);
+    if (prev) {
+      this.held -= prev.end - prev.start;
+      this.pieces.delete(key);
+    }
+    this.pieces.set(key, p);
+    this.held += p.end - p.start;
+    // Each round evicts the oldest piece or clears its bit and moves it to the end; every bit is clear
+    // after one sweep, so this ends.
+    while (this.held > this.budgetBytes) {
+      const [k, q] = this.pieces.entries().next().value!;
+      this.pieces.delete(k);
+      // The newcomer comes round too once every older piece was moved behind it: it stays, unless alone.
+      if ((q.ref || q === p) && this.pieces.size > 0) {
+        q.ref = false;
+        this.pieces.set(k, q);
+      } else this.held -= q.end - q.start;
     }
   }
 }

@@ -26,8 +26,10 @@ export interface BlockStore {
    */
   put(id: BlockId, data: Uint8Array): Promise<void>;
   /**
-   * null if absent. `off`/`len` select a range, clamped to the block's end. The whole block's checksum
-   * is verified on every read; a mismatch rejects with BlockCorruptError.
+   * null if absent. `off`/`len` select a range, clamped to the block's end. Every byte returned is
+   * verified against a checksum on every read: the blob store checks the 64 KiB ranges that cover the
+   * range (whole blocks for records written before range checksums), the others the whole block. A
+   * mismatch rejects with BlockCorruptError; a whole get (scrub) checks every byte.
    */
   get(id: BlockId, off?: number, len?: number): Promise<Uint8Array | null>;
   has(id: BlockId): Promise<boolean>;

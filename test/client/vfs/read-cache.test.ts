@@ -75,6 +75,24 @@ t.test('block cache: memory stays within the budget', async (t) => {
     t.same(o, b.data.subarray(i * CACHE_UNIT_BYTES + 7, i * CACHE_UNIT_BYTES + 107));
     t.ok(c.bytes <= 8 * CACHE_UNIT_BYTES, `${c.bytes} bytes held`);
   }
+  // A working set as large as the budget stays whole; a piece hit since it came round survives a scan.
+  const c2 = new BlockCache(8 * CACHE_UNIT_BYTES, CACHE_UNIT_BYTES);
+  const b2 = block(4 << 20);
+  const at = (i: number) => c2.read('b5', i * CACHE_UNIT_BYTES, Buffer.alloc(10), 0, 4 << 20, b2.fetch);
+  for (let i = 0; i < 8; i++) await at(i);
+  for (let i = 0; i < 8; i++) await at(i);
+  t.equal(b2.asked.length, 8, 'the second pass over 8 units was all hits');
+  for (let i = 8; i < 15; i++) await at(i); // a scan of 7 new units evicts the 7 oldest
+  const before = b2.asked.length;
+  await at(7);
+  await at(14);
+  t.equal(b2.asked.length, before, 'the newest 8 units stayed');
+  await at(15); // evicts the oldest not hit since the sweep: 8, not 7 or 14
+  await at(7);
+  await at(14);
+  t.equal(b2.asked.length, before + 1, 'hit pieces got a second chance');
+  await at(8);
+  t.equal(b2.asked.length, before + 2, 'the unhit one went');
   const none = new BlockCache(0);
   const o = Buffer.alloc(100);
   await none.read('b4', 5, o, 0, 4 << 20, b.fetch);
