@@ -20,7 +20,8 @@ const PIECES_IN_FLIGHT_MAX = 2; // new blocks being assembled at once: bounds me
  * A background compaction rewrites the chunk's whole written span, so scattered small writes over a
  * big chunk would be rewritten again every COMPACT_SLICES_MIN slices (random 4 KiB writes over 64 MiB:
  * 1 MiB rewritten, times three replicas, per 4 KiB written). It waits until the chunk holds one slice
- * per this many bytes it would rewrite (capped well below SLICES_PER_CHUNK_MAX, where EFBIG forces it).
+ * per this many bytes it would rewrite (at most BACKGROUND_SLICES_MAX, below SLICES_PER_CHUNK_MAX, where
+ * EFBIG forces it).
  */
 const REWRITE_BYTES_PER_SLICE = 80 * 1024;
 /**
