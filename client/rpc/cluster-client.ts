@@ -174,9 +174,10 @@ export class ClusterClient {
    * twice could end another handle's open, while one never applied only keeps an orphan until the
    * session ends.
    */
-  private carried(rs: PendingRelease[], e?: unknown): void {
+  private carried(op: string, rs: PendingRelease[], e?: unknown): void {
     if (!rs.length) return;
-    if (e instanceof RpcError && /^E[A-Z]+$/.test(e.code) && e.code !== 'ESTALE') {
+    // A release of its own has nothing to fail on but its input: sending it again would only loop.
+    if (op !== 'release' && e instanceof RpcError && /^E[A-Z]+$/.test(e.code) && e.code !== 'ESTALE') {
       this.pendingReleases.unshift(...rs);
       if (!this.releaseTimer) {
         this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
@@ -199,11 +200,11 @@ export class ClusterClient {
       try {
         const conn = await this.pool.get(url);
         const r = await conn.call(op, full as never, { timeoutMs: this.callTimeoutMs });
-        this.carried(rs);
+        this.carried(op, rs);
         return r;
       } catch (e) {
         const fail = (): never => {
-          this.carried(rs ?? [], e);
+          this.carried(op, rs ?? [], e);
           throw e;
         };
         if (e instanceof RpcError && (e.code === 'ESTALE' || e.code === 'STALE_SESSION') && !this.staleRetryAllowed(op, full)) fail();
@@ -211,7 +212,7 @@ export class ClusterClient {
         if (next === 'fail' || this.closed) fail();
         if (next === 'redirect' && ++redirects <= REDIRECTS_MAX) continue;
         if (this.clock.nowMs() >= deadline) {
-          this.carried(rs ?? []);
+          this.carried(op, rs ?? []);
           throw new RpcError('UNAVAILABLE', `${op} gave up after ${this.retryMsMax} ms: ${(e as Error).message}`);
         }
         redirects = 0;
