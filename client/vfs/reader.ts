@@ -15,6 +15,11 @@ export const READ_UNIT_BYTES = BLOCK_BYTES_MAX;
 const UNITS_CACHED_MAX = 8;
 /** Units fetched ahead of a sequential reader: enough to keep the three replicas busy at once. */
 const READAHEAD_BYTES_DEFAULT = 4 * READ_UNIT_BYTES;
+/** TIDEFS_READAHEAD_BYTES: the read-ahead depth for experiments (the mount has no flag for it). */
+const READAHEAD_ENV = (() => {
+  const n = Number(typeof process === 'undefined' ? '' : process.env.TIDEFS_READAHEAD_BYTES ?? '');
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+})();
 
 interface Layout {
   slices: Slice[];
@@ -115,7 +120,7 @@ export class FileReader {
   }
 
   private readAhead(fromUnit: number, size: number): void {
-    const units = Math.max(1, Math.floor((this.o.readaheadBytes ?? READAHEAD_BYTES_DEFAULT) / READ_UNIT_BYTES));
+    const units = Math.max(1, Math.floor((this.o.readaheadBytes ?? READAHEAD_ENV ?? READAHEAD_BYTES_DEFAULT) / READ_UNIT_BYTES));
     for (let u = fromUnit; u < fromUnit + units && u * READ_UNIT_BYTES < size; u++) void this.unit(u, size).catch(() => {});
   }
 
