@@ -107,13 +107,20 @@ export class RpcConnection {
   call<O extends OpName>(op: O, args: OpArgs<O>, opts: { timeoutMs?: number } = {}): Promise<OpResults[O]> {
     if (this.closedWhy !== null) return Promise.reject(new RpcError('UNAVAILABLE', `${this.opts.url}: ${this.closedWhy}`));
     const id = nextRequestId++;
-    return this.send(id, op, encodeFrame({ id, op, args }), opts);
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ id, op, args });
+    } catch (e) {
+      return Promise.reject(e); // as before: a bad argument rejects the call, it does not throw
+    }
+    return this.send(id, op, frame, opts);
   }
 
   /**
    * Sends a request encoded earlier, perhaps also sent on other connections. If its id is still
-   * pending here (the same request sent twice on one connection, e.g. after a timeout), it is encoded
-   * again under a fresh id, so that a late reply cannot settle the wrong call.
+   * pending here (the same request sent twice on one connection), it is encoded again under a fresh
+   * id, so that each call gets its own reply. (After a timeout the id is no longer pending; a late
+   * reply to the first send may then settle the second, which asked the same thing.)
    */
   callPrepared<O extends OpName>(req: PreparedRequest<O>, opts: { timeoutMs?: number } = {}): Promise<OpResults[O]> {
     if (this.pending.has(req.id)) return this.call(req.op, req.args, opts);
