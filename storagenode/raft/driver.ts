@@ -63,7 +63,7 @@ const LEASE_DRIFT = 0.15;
 
 /**
  * The I/O shell around RaftCore: ticks it on a timer, feeds it validated messages, and runs the Ready
- * loop: persist (one LevelDB batch; synced when it holds entries or a new term or vote), send,
+ * loop: persist (storage.ts; synced when it holds entries or a new term or vote), send,
  * hand committed entries to the applier, advance. A leader sends before it persists (dissertation
  * §10.2.1): followers store the entries in parallel with it, and the core counts the leader's own
  * copy toward a commit only once advance() reports it durable. Followers still persist before they
