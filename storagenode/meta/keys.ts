@@ -10,11 +10,15 @@
  *   s/<session>                  session record (SessionRec)
  *   o/<ino:16>/<session>         open count of the inode by the session
  *   p/<session>/<ino:16>         the same fact indexed by session, for closing a session
+ *   n/<ino:16>                   how many sessions have the inode open (absent = none): a point get
+ *                                answers "still open?", where a scan of o/<ino>/ crossed the deletion
+ *                                markers of every create's closed open (docs/perf-meta.md)
  *   u/<ino:16>                   orphan: nlink 0 but still open; deleted on the last release
  *   q/<session>/<seq:16>         recorded reply of a (session, seq) request, for dedup
  *   g/<session>                  when an expired session's replies are to be forgotten (retired session)
  *   l/...                        byte-range and flock locks (storagenode/meta/locks/keys.ts)
  *   m/applied, m/counters, m/restoring   applied index/term, inode/byte counters, restore marker
+ *   m/format                     layout version (2: n/ counts exist; see meta/format.ts)
  */
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 const b = (s: string) => Buffer.from(s, 'utf8');
@@ -33,6 +37,7 @@ export const K = {
   sessionPrefix: () => b('s/'),
   open: (ino: number, session: string) => b(`o/${hex(ino, 16)}/${session}`),
   openPrefix: (ino: number) => b(`o/${hex(ino, 16)}/`),
+  openCount: (ino: number) => b(`n/${hex(ino, 16)}`),
   sessionOpen: (session: string, ino: number) => b(`p/${session}/${hex(ino, 16)}`),
   sessionOpenPrefix: (session: string) => b(`p/${session}/`),
   orphan: (ino: number) => b(`u/${hex(ino, 16)}`),
@@ -45,6 +50,7 @@ export const K = {
   applied: () => b('m/applied'),
   counters: () => b('m/counters'),
   restoring: () => b('m/restoring'),
+  format: () => b('m/format'),
 };
 
 /** The name part of a d/ or x/ key: everything after `<prefix letter>/<ino:16>/`. */

@@ -12,6 +12,7 @@ import { MemKv } from './mem-kv.js';
 import { pack, unpack, type AppliedRec, type Counters, type InodeRec } from './records.js';
 import { runQuery } from './reads.js';
 import { imageChunks, restoreImage } from './snapshot.js';
+import { migrateFormat } from './format.js';
 import { Tx, type TxHints } from './tx.js';
 import { trace, tracing } from '../raft/trace.js';
 
@@ -102,6 +103,7 @@ export class MetaStateMachine implements StateMachine {
         { type: 'put', key: K.counters(), value: pack(this.counters) },
       ], { sync: true });
     }
+    await migrateFormat(this.kv);
     const c = await this.kv.get(K.counters());
     if (c) this.counters = unpack<Counters>(c);
   }

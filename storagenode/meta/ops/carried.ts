@@ -12,8 +12,17 @@ import { deleteInode, hasOpens } from './lifecycle.js';
 
 /** Counts one more open of `ino` by `session`. */
 export async function registerOpen(tx: Tx, ino: number, session: string): Promise<void> {
-  tx.putVal(K.open(ino, session), ((await tx.getVal<number>(K.open(ino, session))) ?? 0) + 1);
+  const n = (await tx.getVal<number>(K.open(ino, session))) ?? 0;
+  tx.putVal(K.open(ino, session), n + 1);
   tx.putVal(K.sessionOpen(session, ino), 1);
+  if (n === 0) await countSessions(tx, ino, +1);
+}
+
+/** n/<ino>: sessions holding the inode open, kept beside the o/ records so hasOpens is one get. */
+async function countSessions(tx: Tx, ino: number, delta: number): Promise<void> {
+  const c = ((await tx.getVal<number>(K.openCount(ino))) ?? 0) + delta;
+  if (c > 0) tx.putVal(K.openCount(ino), c);
+  else tx.del(K.openCount(ino));
 }
 
 /** Drops one open of `ino` by `session` (all of them with `all`); the last close of an orphan deletes it. */
@@ -25,6 +34,7 @@ export async function releaseOne(tx: Tx, ino: number, session: string, all: bool
   }
   tx.del(K.open(ino, session));
   tx.del(K.sessionOpen(session, ino));
+  if (n > 0) await countSessions(tx, ino, -1);
   const rec = await tx.getInode(ino);
   if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
 }
