@@ -1,7 +1,9 @@
 /**
- * Version 1 of the tidefs protocol. A connection starts with `hello` carrying this version and the
+ * The tidefs protocol version. A connection starts with `hello` carrying this version and the
  * cluster id; a node refuses (UNAUTHORIZED, then closes) a peer of another cluster or version, so two
- * clusters on one machine can never mix their data.
+ * clusters on one machine can never mix their data, and mixed versions fail at the handshake instead of
+ * with EINVAL on fields the older side's validator does not know.
+ * 2: mknod `open`, carried `releases`, open by (parent, name), directory attributes in replies.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const CLUSTER_ID_DEFAULT = 'tidefs';
