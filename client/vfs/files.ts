@@ -202,9 +202,12 @@ export class Files {
     this.noteAttr(attr);
   }
 
-  /** Inodes this mount holds open, for re-registration under a new session. */
-  openInodes(): Ino[] {
-    return [...this.inodes.values()].filter((s) => s.handles > 0).map((s) => s.ino);
+  /**
+   * Inodes this mount holds open and how many handles each, for re-registration under a new session:
+   * one registration per handle, since each handle's close releases one.
+   */
+  openHandles(): [Ino, number][] {
+    return [...this.inodes.values()].filter((s) => s.handles > 0).map((s) => [s.ino, s.handles]);
   }
 
   async flushAll(): Promise<void> {

@@ -389,10 +389,12 @@ export class Vfs {
 
   /** A new session lost the old one's opens: register them again, so open-unlinked files survive. */
   private async reopenAll(): Promise<void> {
-    for (const ino of this.files.openInodes()) {
-      await this.o.cluster.meta('open', { ino, flags: 0, cred: { uid: 0, gid: 0, groups: [] } }).catch((e) => {
-        this.o.log.warn(`re-registering open inode ${ino}: ${(e as Error).message}`);
-      });
+    for (const [ino, handles] of this.files.openHandles()) {
+      for (let i = 0; i < handles; i++) {
+        await this.o.cluster.meta('open', { ino, flags: 0, cred: { uid: 0, gid: 0, groups: [] } }).catch((e) => {
+          this.o.log.warn(`re-registering open inode ${ino}: ${(e as Error).message}`);
+        });
+      }
     }
   }
 }

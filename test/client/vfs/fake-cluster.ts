@@ -32,6 +32,18 @@ export class FakeCluster implements ClusterApi {
     return f;
   }
 
+  private newSession: () => void = () => {};
+  onNewSession(cb: () => void): void {
+    this.newSession = cb;
+  }
+  /** As when a lease lapsed: the old session's opens are gone, a new session is opened and the VFS told. */
+  async replaceSession(): Promise<void> {
+    const old = this.session;
+    this.session = (await this.meta('sessionOpen' as MetaOp, { client: 'fake', leaseMs: 3_600_000 } as never) as unknown as OpResults['sessionOpen']).session;
+    await this.meta('sessionClose' as MetaOp, { session: old } as never);
+    this.newSession();
+  }
+
   private count(k: string): void {
     this.calls.set(k, (this.calls.get(k) ?? 0) + 1);
   }
