@@ -158,6 +158,11 @@ export class RaftNode {
       if (m.type === 'app' && m.entries.length) trace('frx', m.entries[m.entries.length - 1]!.index);
       if (m.type === 'appResp' && !m.reject) trace(`ack-${m.from}`, m.index);
     }
+    if (m.type === 'app') {
+      // Entries are views into the received frame; they live in the in-memory log until the next
+      // compaction (10,000 entries), so each gets its own copy rather than pinning the frame's memory.
+      for (const e of m.entries) if (e.data.byteLength) e.data = Uint8Array.prototype.slice.call(e.data);
+    }
     if (m.type === 'snapChunk') {
       const snap = this.snapshots.add(m);
       if (!snap) return;
