@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { machineLines } from './machine.js';
 import { mount, removeClusters, removeDir, runningProcs, startCluster, stopAll, stopOnSignals } from './processes.js';
 import { CLIENT_RSS_LIMIT_MB, NODE_RSS_LIMIT_MB, RssSampler } from './rss.js';
-import { emptyFiles, FULL, makeTarball, QUICK, random4k, sequential, smallFiles, untar, type Figure, type Sizes } from './workloads.js';
+import { FULL, makeTarball, QUICK, runWorkloads, type Figure, type Sizes } from './workloads.js';
 
 /**
  * `npm run bench [-- --quick] [-- --only=seq,rand,files,small,untar]`: each workload runs on a local
@@ -21,28 +21,8 @@ const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sizes: Sizes = quick ? QUICK : FULL;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const WORKLOADS: [string, (dir: string, s: Sizes, tarball: string) => Promise<Figure[]>][] = [
-  ['seq', (d, s) => sequential(d, s)],
-  ['rand', (d, s) => random4k(d, s)],
-  ['files', (d, s) => emptyFiles(d, s)],
-  ['small', (d, s) => smallFiles(d, s)],
-  ['untar', (d, _s, tarball) => untar(d, tarball)],
-];
-
-async function runAll(target: string, dir: string, tarball: string): Promise<Map<string, Figure>> {
-  const out = new Map<string, Figure>();
-  for (const [name, fn] of WORKLOADS) {
-    if (only && !only.includes(name) && !(name === 'seq' && only.includes('rand'))) continue;
-    // Random I/O runs on the sequential workload's file, so both share a directory.
-    const sub = join(dir, name === 'rand' ? 'seq' : name);
-    mkdirSync(sub, { recursive: true });
-    log(`bench: ${target}: ${name} ...`);
-    for (const f of await fn(sub, sizes, tarball)) {
-      out.set(f.metric, f);
-      log(`bench: ${target}: ${f.metric} ${f.value.toFixed(1)} ${f.unit}`);
-    }
-  }
-  return out;
+function runAll(target: string, dir: string, tarball: string): Promise<Map<string, Figure>> {
+  return runWorkloads(target, dir, tarball, sizes, only, log, 'bench');
 }
 
 async function main(): Promise<number> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, runCmd } from './processes.js';
-import { emptyFiles, FULL, makeTarball, QUICK, random4k, sequential, smallFiles, untar, type Figure, type Sizes } from './workloads.js';
+import { FULL, makeTarball, QUICK, runWorkloads, type Figure, type Sizes } from './workloads.js';
 
 /**
  * `node dist/test/bench/ceiling.js [--quick] [--only=seq,rand,files,small,untar]` (scripts/bench-ceiling):
@@ -19,26 +19,8 @@ const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const here = dirname(fileURLToPath(import.meta.url));
 
-const WORKLOADS: [string, (dir: string, s: Sizes, tarball: string) => Promise<Figure[]>][] = [
-  ['seq', (d, s) => sequential(d, s)],
-  ['rand', (d, s) => random4k(d, s)],
-  ['files', (d, s) => emptyFiles(d, s)],
-  ['small', (d, s) => smallFiles(d, s)],
-  ['untar', (d, _s, tarball) => untar(d, tarball)],
-];
-
-async function runAll(target: string, dir: string, tarball: string): Promise<Map<string, Figure>> {
-  const out = new Map<string, Figure>();
-  for (const [name, fn] of WORKLOADS) {
-    if (only && !only.includes(name) && !(name === 'seq' && only.includes('rand'))) continue;
-    const sub = join(dir, name === 'rand' ? 'seq' : name);
-    mkdirSync(sub, { recursive: true });
-    for (const f of await fn(sub, sizes, tarball)) {
-      out.set(f.metric, f);
-      log(`ceiling: ${target}: ${f.metric} ${f.value.toFixed(1)} ${f.unit}`);
-    }
-  }
-  return out;
+function runAll(target: string, dir: string, tarball: string): Promise<Map<string, Figure>> {
+  return runWorkloads(target, dir, tarball, sizes, only, log, 'ceiling');
 }
 
 function mounted(mnt: string): boolean {

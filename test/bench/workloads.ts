@@ -124,3 +124,31 @@ export async function untar(dir: string, tarball: string): Promise<Figure[]> {
   await runCmd('sync', []);
   return [{ metric: 'untar', value: Number(process.hrtime.bigint() - t0) / 1e9, unit: 's', lowerIsBetter: true }];
 }
+
+const WORKLOADS: [string, (dir: string, s: Sizes, tarball: string) => Promise<Figure[]>][] = [
+  ['seq', (d, s) => sequential(d, s)],
+  ['rand', (d, s) => random4k(d, s)],
+  ['files', (d, s) => emptyFiles(d, s)],
+  ['small', (d, s) => smallFiles(d, s)],
+  ['untar', (d, _s, tarball) => untar(d, tarball)],
+];
+
+/**
+ * Runs the workloads named in `only` (all when absent) in `dir` on one target, logging each figure
+ * as `<prefix>: <target>: <metric> <value> <unit>`. rand runs on seq's file, so seq comes with it.
+ */
+export async function runWorkloads(target: string, dir: string, tarball: string, sizes: Sizes, only: string[] | undefined, log: (s: string) => void, prefix: string): Promise<Map<string, Figure>> {
+  const out = new Map<string, Figure>();
+  for (const [name, fn] of WORKLOADS) {
+    if (only && !only.includes(name) && !(name === 'seq' && only.includes('rand'))) continue;
+    // Random I/O runs on the sequential workload's file, so both share a directory.
+    const sub = join(dir, name === 'rand' ? 'seq' : name);
+    mkdirSync(sub, { recursive: true });
+    log(`${prefix}: ${target}: ${name} ...`);
+    for (const f of await fn(sub, sizes, tarball)) {
+      out.set(f.metric, f);
+      log(`${prefix}: ${target}: ${f.metric} ${f.value.toFixed(1)} ${f.unit}`);
+    }
+  }
+  return out;
+}
