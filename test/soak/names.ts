@@ -13,17 +13,7 @@ export function dataByte(i: number): number {
   return i % 251;
 }
 
-/** mulberry32: a small seeded PRNG, so a soak's picks are repeatable from the seed it prints. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+export { rng } from '../helpers/rng.js';
 
 /**
  * `n` distinct indices in [0, below) for which `ok(i)` holds, in random order; fewer if fewer exist.
