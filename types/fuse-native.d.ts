@@ -151,6 +151,16 @@ declare module 'fuse-native' {
     readonly mnt: string;
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;
+    /**
+     * patched: drop the kernel's cached attributes of inode `ino` under every name, and its cached
+     * data from `offset` for `length` bytes (offset < 0: attributes only; length 0: to the end).
+     * cb(res, nodes): 0 or a negative errno, and how many kernel nodes carried the inode.
+     */
+    invalidateInode(ino: number, offset: number, length: number, cb: (res: number, nodes: number) => void): void;
+    /** patched: drop the kernel's cached name `name` in directory `parentIno`. */
+    invalidateEntry(parentIno: number, name: string, cb: (res: number, nodes: number) => void): void;
+    /** patched: how many kernel nodes the channel knows (-1 without the kernel view). */
+    kernelNodes(): number;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     /** patched: the platform's lock and utimens constants, read from the C headers. */
     static readonly constants: Fuse.Constants;
@@ -163,7 +173,7 @@ declare module 'fuse-native' {
      * patched: what the build supports. nullPath: ops with a file handle may get '' as the path (the
      * file was unlinked while open), so mounting with hard_remove is safe.
      */
-    static readonly features: { readonly nullPath: boolean };
+    static readonly features: { readonly nullPath: boolean; readonly invalidate?: boolean };
   }
   export = Fuse;
 }

@@ -12,10 +12,23 @@ import type { Logger } from '../../shared/log.js';
 function wireLocks(client: ClusterClient, vfs: Vfs, log: Logger): VfsLocks {
   const lease = () => (client.sessionOrNull ? { startMs: client.leaseStartMs, leaseMs: client.leaseMsGranted } : null);
   const locks = new VfsLocks({ meta: (op, args) => client.meta(op, args), lease }, vfs.files, { nowMs: () => Date.now() }, log.child('locks'));
-  client.onPush = (name, data) => locks.onPush(name, data);
+  client.onPush = (name, data) => {
+    if (name === 'changed') void vfs.remoteChanged(changedPush(data));
+    else locks.onPush(name, data);
+  };
   client.pool.onConnClose = () => locks.onConnectionLost();
   client.staleRetryAllowed = (op, args) => !op.startsWith('lock') && !(op === 'commitWrite' && locks.holdsLocks(args.ino as number));
   return locks;
+}
+
+/** The `changed` push's data, checked field by field (a node's bug must not become a client crash). */
+function changedPush(data: unknown): Parameters<Vfs['remoteChanged']>[0] {
+  const d = (data ?? {}) as { inos?: unknown; entries?: unknown; all?: unknown };
+  const inos = Array.isArray(d.inos) ? d.inos.filter((i): i is number => Number.isSafeInteger(i) && i > 0) : [];
+  const entries = Array.isArray(d.entries)
+    ? d.entries.filter((e): e is [number, string] => Array.isArray(e) && Number.isSafeInteger(e[0]) && typeof e[1] === 'string' && e[1].length > 0 && !e[1].includes('/'))
+    : [];
+  return { inos, entries, all: d.all === true };
 }
 
 export interface MountArgs {

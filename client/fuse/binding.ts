@@ -98,6 +98,31 @@ export class FuseMount {
     return new Promise((resolve, reject) => this.fuse.mount((err) => (err ? reject(err) : resolve())));
   }
 
+  /**
+   * Drop the kernel's cached attributes of `ino` under all its names (and, with `data`, its cached
+   * pages). Resolves with the number of kernel nodes reached; rejects only if the kernel refused.
+   */
+  invalidateInode(ino: number, data = false): Promise<number> {
+    return new Promise((resolve, reject) => this.fuse.invalidateInode(ino, data ? 0 : -1, 0, (res, nodes) => {
+      // ENOTCONN: not mounted (any more); nothing is cached then.
+      if (res === 0 || res === -osConstants.errno.ENOTCONN) resolve(nodes);
+      else reject(new Error(`kernel refused to invalidate inode ${ino}: ${errnoName(res) ?? res}`));
+    }));
+  }
+
+  /** Drop the kernel's cached name `name` in directory `parentIno`. */
+  invalidateEntry(parentIno: number, name: string): Promise<number> {
+    return new Promise((resolve, reject) => this.fuse.invalidateEntry(parentIno, name, (res, nodes) => {
+      if (res === 0 || res === -osConstants.errno.ENOTCONN) resolve(nodes);
+      else reject(new Error(`kernel refused to invalidate ${parentIno}/${name}: ${errnoName(res) ?? res}`));
+    }));
+  }
+
+  /** How many kernel nodes (names the kernel holds) the channel knows; -1 without the kernel view. */
+  kernelNodes(): number {
+    return this.fuse.kernelNodes();
+  }
+
   /** `fusermount -uz` (lazy: succeeds even while files are open), then releases the native side. */
   unmount(): Promise<void> {
     return new Promise((resolve, reject) => this.fuse.unmount((err) => (err ? reject(err) : resolve())));

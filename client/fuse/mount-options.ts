@@ -31,6 +31,11 @@ export interface MountOptions {
   negativeTimeoutSec?: number;
   /** Keep page cache across opens while mtime/size are unchanged (close-to-open cheaply). */
   autoCache?: boolean;
+  /**
+   * How old libfuse's own copy of a file's mtime/size may be when auto_cache decides at open whether
+   * to keep the page cache, seconds (libfuse default: attr_timeout). 0: it asks fgetattr at every open.
+   */
+  acAttrTimeoutSec?: number;
   /** Always keep the page cache on open (only for data that cannot change elsewhere). */
   kernelCache?: boolean;
   /** Bypass the page cache for every file (strict mode; per-file: open's openFlags bit 1). */
@@ -108,6 +113,7 @@ export function buildMountOptions(options: MountOptions = {}): string[] {
   num(o.negativeTimeoutSec, 'negative_timeout', false);
   if (o.autoCache && o.kernelCache) throw new RangeError('mount options auto_cache and kernel_cache exclude each other');
   flag(o.autoCache, 'auto_cache');
+  num(o.acAttrTimeoutSec, 'ac_attr_timeout', false);
   flag(o.kernelCache, 'kernel_cache');
   flag(o.directIo, 'direct_io');
   flag(o.useIno, 'use_ino');

@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log.js';
+import { KernelCache } from '../vfs/kernel-cache.js';
 import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { makeOperations, type CallerSource } from './adapter.js';
@@ -11,7 +12,12 @@ export interface MountSettings {
   debug?: boolean;
   /** No kernel page cache at all (every read reaches the client): for programs sharing open files under locks. */
   directIo?: boolean;
+  /** How long the kernel may keep attributes and names (default KERNEL_CACHE_SEC; strict: 0). */
+  cacheSec?: number;
 }
+
+/** The kernel's attribute and name cache lifetime: a bound for missed invalidations, not the usual path. */
+export const KERNEL_CACHE_SEC = 60;
 
 /**
  * Mount options (DESIGN.md "What fuse-native needs", NOTES.md pjdfstest facts):
@@ -19,13 +25,15 @@ export interface MountSettings {
  * - big_writes, max_write/max_read 128 KiB: large requests instead of 4 KiB pages.
  * - use_ino: st_ino is the cluster's inode number. fsname/subtype tidefs.
  * - auto_unmount: a crashed client leaves no dead mount behind.
- * - attr_timeout=0 in both modes: libfuse 2's high-level API gives each hard link its own kernel
- *   inode, so link counts and ctimes cached for one name go stale when the file changes through
- *   another (pjdfstest link/00, rename/00); a stat therefore always comes to us (one lookup).
- * - default: entry_timeout=1 (names cached briefly; every op still reaches us with its path and the
- *   last component is looked up afresh) and auto_cache (page cache kept across opens while mtime and
- *   size are unchanged): close-to-open, cheaply.
- * - --strict: entry_timeout=0 and no auto_cache, so the page cache is dropped at every open; not
+ * - default: attributes and names cached by the kernel for cacheSec (60 s, NFS's acregmax), kept
+ *   coherent by invalidation instead of by expiry (client/vfs/kernel-cache.ts): our /dev/fuse channel
+ *   (kernel-view.c in the patched binding) knows the kernel's node ids, sets the attribute timeout of
+ *   files with several links to 0 (libfuse 2's high-level API gives each name its own kernel inode, so
+ *   a change through one name would hide behind another's copy: pjdfstest link/00), and drops the
+ *   kernel's copies when this mount learns of newer ones (open: close-to-open; close: the commit's
+ *   mtime; link) or the cluster pushes another mount's changes. auto_cache keeps the page cache across
+ *   opens while mtime and size are unchanged; ac_attr_timeout=0 makes it ask at every open.
+ * - --strict: attr_timeout=0, entry_timeout=0 and no auto_cache, so the page cache is dropped at every open; not
  *   direct_io, which would break shared writable mmap.
  * - no hard_remove, although the binding accepts null paths (Fuse.features.nullPath): with it, fstat,
  *   fchmod and fchown of an unlinked open file fail with ENOENT (the kernel sends them by inode, without
@@ -44,10 +52,11 @@ export function tidefsMountOptions(s: MountSettings): MountOptions {
     useIno: true,
     fsname: 'tidefs',
     subtype: 'tidefs',
-    attrTimeoutSec: 0,
-    entryTimeoutSec: s.strict ? 0 : 1,
+    attrTimeoutSec: s.strict ? 0 : s.cacheSec ?? KERNEL_CACHE_SEC,
+    entryTimeoutSec: s.strict ? 0 : s.cacheSec ?? KERNEL_CACHE_SEC,
     negativeTimeoutSec: 0,
     autoCache: !s.strict,
+    ...(s.strict ? {} : { acAttrTimeoutSec: 0 }),
     hardRemove: false,
     debug: s.debug,
     directIo: s.directIo ?? false,
@@ -56,6 +65,8 @@ export function tidefsMountOptions(s: MountSettings): MountOptions {
 
 export interface MountedFs {
   unmount(): Promise<void>;
+  /** How many kernel nodes (names the kernel holds) the mount's channel knows; for tests. */
+  kernelNodes(): number;
 }
 
 /** Whether the binding tells us who calls (fuse_get_context()); without it every op runs as this process's user. */
@@ -79,5 +90,11 @@ export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?:
   // No per-op timeout: the RPC layer bounds every request (60 s) and lock waits must not be cut short.
   const m = new FuseMount(s.mountpoint, ops, { timeout: false, options: tidefsMountOptions(s) });
   await m.mount();
-  return { unmount: () => m.unmount() };
+  if (!s.strict) {
+    vfs.attachKernel(new KernelCache({
+      invalidateInode: (ino) => m.invalidateInode(ino),
+      invalidateEntry: (parent, name) => m.invalidateEntry(parent, name),
+    }, log.child('kernel-cache')));
+  }
+  return { unmount: () => m.unmount(), kernelNodes: () => m.kernelNodes() };
 }

@@ -1,6 +1,6 @@
 import { FsError } from '../../shared/errno.js';
 import { NAME_BYTES_MAX } from '../../shared/limits.js';
-import { ROOT_INO, type Attr, type Ino } from '../../shared/types.js';
+import { ROOT_INO, S_IFDIR, S_IFMT, type Attr, type Ino } from '../../shared/types.js';
 import type { ClusterApi, VfsClock } from './types.js';
 
 const ENTRIES_MAX = 20_000;
@@ -131,6 +131,24 @@ export class PathCache {
       const e = this.entries.get(p);
       if (e && (!e.attr || e.attr.version <= attr.version)) e.attr = attr; // replies may arrive out of order
     }
+  }
+
+  /** Drops the name `name` in directory inode `parent`, under every path of the directory, and all below it. */
+  forgetEntry(parent: Ino, name: string): void {
+    const dirs = new Set(this.byIno.get(parent) ?? []);
+    if (parent === ROOT_INO) dirs.add('/');
+    for (const d of dirs) {
+      const path = d === '/' ? `/${name}` : `${d}/${name}`;
+      const e = this.entries.get(path);
+      // Only a directory has entries below it (a scan of them all per push would cost too much).
+      this.forget(path, e !== undefined && (e.attr === null || (e.attr.mode & S_IFMT) === S_IFDIR));
+    }
+  }
+
+  /** Drops everything (another mount's changes may have been missed). */
+  clear(): void {
+    this.entries.clear();
+    this.byIno.clear();
   }
 
   /** Drops what is cached about an inode under any of its names (its link count or ctime changed). */

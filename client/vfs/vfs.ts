@@ -5,6 +5,7 @@ import type { DirChanged } from '../../shared/protocol/ops.js';
 import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
+import type { KernelCache } from './kernel-cache.js';
 import { PathCache } from './paths.js';
 import { accessMaskOfFlags, checkOpenType, mayAccess, O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
@@ -23,11 +24,13 @@ export class Vfs {
   readonly xattrs: Xattrs;
   /** Per inode, the release registrations still on their way (the cluster client queues and batches them). */
   private readonly registrations = new Map<Ino, Promise<void>>();
+  /** The kernel's attribute and name caches, once mounted with them (attachKernel). */
+  private kernel: KernelCache | undefined;
 
   constructor(private readonly o: VfsOptions) {
     this.paths = new PathCache(o.cluster, o.clock, o.pathTtlMs);
     this.files = new Files(o);
-    this.files.onAttr = (a) => this.paths.updated(a);
+    this.files.onAttr = (a) => { this.paths.updated(a); this.kernel?.learn(a); };
     this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs);
     o.cluster.onNewSession?.(() => void this.reopenAll());
   }
@@ -40,15 +43,47 @@ export class Vfs {
     }
   }
 
+  /** The mount caches attributes and names in the kernel: keep them coherent (client/vfs/kernel-cache.ts). */
+  attachKernel(k: KernelCache): void {
+    this.kernel = k;
+  }
+
+  /** getattr and fgetattr answer the kernel, which caches what they return. */
   getattr(_ctx: OpContext, path: string): Promise<FsResult<Attr>> {
-    return this.run(`getattr ${path}`, async () => this.files.effective(await this.paths.attr(path)));
+    return this.run(`getattr ${path}`, async () => this.served(this.files.effective(await this.paths.attr(path))));
   }
 
   fgetattr(_ctx: OpContext, fd: number): Promise<FsResult<Attr>> {
     return this.run(`fgetattr ${fd}`, async () => {
       const h = this.files.handle(fd);
-      return this.files.recentAttr(h.ino) ?? this.files.effective(await this.o.cluster.meta('getattr', { ino: h.ino }));
+      return this.served(this.files.recentAttr(h.ino) ?? this.files.effective(await this.o.cluster.meta('getattr', { ino: h.ino })));
     });
+  }
+
+  private served(a: Attr): Attr {
+    this.kernel?.serve(a);
+    return a;
+  }
+
+  /**
+   * Another mount changed these inodes and names (the cluster's `changed` push; `all`: the feed had a
+   * gap): forget them here and in the kernel.
+   */
+  remoteChanged(c: { inos?: readonly Ino[]; entries?: readonly (readonly [Ino, string])[]; all?: boolean }): Promise<void> {
+    const drops: Promise<void>[] = [];
+    if (c.all) {
+      this.paths.clear();
+      if (this.kernel) drops.push(this.kernel.dropAll());
+    }
+    for (const ino of c.inos ?? []) {
+      this.attrStale(ino);
+      if (this.kernel) drops.push(this.kernel.dropInode(ino));
+    }
+    for (const [parent, name] of c.entries ?? []) {
+      this.paths.forgetEntry(parent, name);
+      if (this.kernel) drops.push(this.kernel.dropEntry(parent, name));
+    }
+    return Promise.all(drops).then(() => {});
   }
 
   access(ctx: OpContext, path: string, mask: number): Promise<FsResult<void>> {
@@ -130,6 +165,7 @@ export class Vfs {
         const a = await this.o.cluster.meta('link', { ino: src.ino, parent, name, cred: credOf(ctx) });
         const { parentAttr: _, ...attr } = a;
         this.attrChanged(attr); // the link count of every name of it
+        await this.kernel?.settle(attr.ino); // the kernel cached the old count under the first name
         return a;
       });
     });
@@ -289,6 +325,7 @@ export class Vfs {
     }
     this.paths.remember(path, fresh);
     this.attrChanged(fresh);
+    await this.kernel?.settle(fresh.ino); // close-to-open: another mount's close shows in fresh
     return this.files.add(fresh, flags);
   }
 
@@ -301,6 +338,7 @@ export class Vfs {
     const fresh = await this.o.cluster.meta('open', { ino: attr.ino, flags, cred: credOf(ctx) });
     this.attrChanged(fresh);
     if (flags & O_TRUNC) this.files.truncated(fresh);
+    await this.kernel?.settle(fresh.ino); // close-to-open: another mount's close shows in fresh
     return this.files.add(fresh, flags);
   }
 
@@ -331,7 +369,11 @@ export class Vfs {
   }
 
   flush(_ctx: OpContext, fd: number): Promise<FsResult<void>> {
-    return this.run(`flush ${fd}`, () => this.files.flushIno(this.files.handle(fd).ino));
+    return this.run(`flush ${fd}`, async () => {
+      const ino = this.files.handle(fd).ino;
+      await this.files.flushIno(ino);
+      await this.kernel?.settle(ino); // the commit moved mtime/ctime past what the kernel may hold
+    });
   }
 
   fsync(ctx: OpContext, fd: number): Promise<FsResult<void>> {
@@ -343,6 +385,7 @@ export class Vfs {
       const ino = this.files.handle(fd).ino;
       try {
         await this.files.release(fd); // the data is durable and committed before close returns
+        await this.kernel?.settle(ino);
       } finally {
         // The open count on the cluster only decides when an unlinked file is collected: no need to
         // wait. The cluster client queues it for the next request to carry (or sends queued ones together).
@@ -358,6 +401,7 @@ export class Vfs {
   private attrChanged(a: Attr): void {
     this.paths.updated(a);
     this.files.noteAttr(a);
+    this.kernel?.learn(a);
   }
 
   private attrStale(ino: Ino | undefined): void {

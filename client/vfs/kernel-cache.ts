@@ -1,0 +1,102 @@
+import type { Attr, Ino } from '../../shared/types.js';
+import type { Logger } from '../../shared/log.js';
+
+/** Drops what the kernel caches for this mount (client/fuse/mount.ts implements it over /dev/fuse). */
+export interface KernelInvalidator {
+  /** The attributes of `ino` under every name the kernel holds; resolves with the names reached. */
+  invalidateInode(ino: Ino): Promise<number>;
+  /** The kernel's cached name `name` in directory `parent`. */
+  invalidateEntry(parent: Ino, name: string): Promise<number>;
+}
+
+/** How many inodes' served versions are remembered; older ones count as unknown (and are invalidated). */
+const TRACKED_MAX = 100_000;
+/** Served stamp meaning: the kernel holds nothing stale (it was invalidated and has not asked again). */
+const NOTHING_STALE = 'none';
+
+/**
+ * What distinguishes two states of an inode's attributes: `version` moves with data only, while every
+ * attribute change (mode, owner, times, link count, data) sets ctime.
+ */
+interface Stamp {
+  version: number;
+  ctime: readonly [number, number];
+}
+
+const key = (a: Stamp): string => `${a.version}/${a.ctime[0]}/${a.ctime[1]}`;
+const newer = (a: Stamp, b: Stamp): boolean =>
+  a.version !== b.version ? a.version > b.version : a.ctime[0] !== b.ctime[0] ? a.ctime[0] > b.ctime[0] : a.ctime[1] > b.ctime[1];
+
+/**
+ * Keeps the kernel's attribute and name caches (attr_timeout/entry_timeout > 0) coherent with the
+ * cluster. The kernel keeps its own changes right per name; what it cannot know:
+ * - a newer version of an inode than it was served, learnt here (another mount's close shows in the
+ *   attributes our open fetches: close-to-open; a data commit at close moves mtime after the kernel's
+ *   last getattr; link changes the link count seen under the other names): `settle` drops the
+ *   kernel's copy before the op answers;
+ * - another mount's changes, from the cluster's `changed` pushes: `drop*`, as they arrive.
+ * Files with several links are never cached by the kernel at all (the channel sets their attribute
+ * timeout to 0, see patches/ kernel-view.c), so one name's change cannot hide behind another's copy.
+ */
+export class KernelCache {
+  /** ino → the stamp of the attributes the kernel was last given (NOTHING_STALE after an invalidation). */
+  private readonly served = new Map<Ino, string>();
+  /** ino → the newest attributes this mount has seen (replies may arrive out of order). */
+  private readonly learned = new Map<Ino, Stamp>();
+
+  constructor(private readonly kernel: KernelInvalidator, private readonly log: Logger) {}
+
+  /** The kernel is being given these attributes (getattr answers). */
+  serve(a: Attr): void {
+    remember(this.served, a.ino, key(a));
+    this.learn(a);
+  }
+
+  /** This mount learnt these attributes (any reply carrying them). */
+  learn(a: Attr): void {
+    const l = this.learned.get(a.ino);
+    if (l === undefined || newer(a, l)) remember(this.learned, a.ino, { version: a.version, ctime: [a.ctime[0], a.ctime[1]] });
+  }
+
+  /** Resolves once the kernel holds nothing older than what this mount has learnt of `ino`. */
+  async settle(ino: Ino): Promise<void> {
+    const l = this.learned.get(ino);
+    if (l === undefined) return;
+    const s = this.served.get(ino);
+    if (s === NOTHING_STALE || s === key(l)) return;
+    await this.dropInode(ino);
+  }
+
+  /** Drops the kernel's attributes of `ino` (another mount changed it, or this one learnt newer). */
+  async dropInode(ino: Ino): Promise<void> {
+    remember(this.served, ino, NOTHING_STALE);
+    try {
+      await this.kernel.invalidateInode(ino);
+    } catch (e) {
+      // The kernel refused (not an unknown node: that resolves): its copy expires by its timeout.
+      this.log.warn(`could not drop the kernel's cached attributes of inode ${ino}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Drops the kernel's cached name `name` in directory `parent`. */
+  async dropEntry(parent: Ino, name: string): Promise<void> {
+    try {
+      await this.kernel.invalidateEntry(parent, name);
+    } catch (e) {
+      this.log.warn(`could not drop the kernel's cached name ${name} in directory inode ${parent}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Drops the attributes of every inode the kernel was served (the change feed had a gap). */
+  async dropAll(): Promise<void> {
+    const inos = [...this.served.keys()].filter((ino) => this.served.get(ino) !== NOTHING_STALE);
+    for (let i = 0; i < inos.length; i += 256) await Promise.all(inos.slice(i, i + 256).map((ino) => this.dropInode(ino)));
+  }
+}
+
+/** Sets ino → v as the newest entry, forgetting the oldest past TRACKED_MAX. */
+function remember<V>(m: Map<Ino, V>, ino: Ino, v: V): void {
+  m.delete(ino);
+  m.set(ino, v);
+  if (m.size > TRACKED_MAX) m.delete(m.keys().next().value as Ino);
+}
