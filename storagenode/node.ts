@@ -12,6 +12,7 @@ import { RaftNode } from './raft/driver.js';
 import { ADMIN_OPS, makeHandlers, PEER_OPS, type DiskStats, type MetaApi, type RaftApi } from './rpc/handlers.js';
 import { RpcServer } from './rpc/server.js';
 import { LockWaiters } from './rpc/lock-waiters.js';
+import { ChangeFeed } from './rpc/change-feed.js';
 import { startBackground, isReferencedVia, type Background } from './peers/background.js';
 import { RepairService } from './repair/service.js';
 
@@ -32,6 +33,7 @@ export class StorageNode {
     private readonly background: Background,
     private readonly log: Logger,
     private readonly repair: RepairService,
+    private readonly changeFeed: ChangeFeed,
   ) {}
 
   static async start(cfg: NodeConfig, log: Logger, now: () => number = Date.now): Promise<StorageNode> {
@@ -53,6 +55,10 @@ export class StorageNode {
       ...(cfg.heartbeatTicks ? { heartbeatTicks: cfg.heartbeatTicks } : {}),
     });
     peers.setMembers(raft.members());
+    // Only the leader pushes `changed`, and only works the changes out while a client is connected.
+    const changeFeed = new ChangeFeed({ isLeader: () => raft.isLeader(), log: log.child('feed') });
+    meta.wantChanges = () => changeFeed.active;
+    meta.onChanges = (changes) => changeFeed.publish(changes);
 
     const disks = new DiskWatcher(cfg, peers, () => raft.members());
     await disks.refresh();
@@ -67,14 +73,14 @@ export class StorageNode {
       repair, onCorruptRead: (id) => repair.scrubber.repairSoon(id),
       selfId: cfg.id, cluster: cfg.cluster, replicas: cfg.replicas, raft: raft as unknown as RaftApi, meta: metaApi, blocks,
       now, startedAtMs: now(), disk: () => disks.own, peerDisks: () => disks.peers, peerUp: (id) => peers.isUp(id), log: log.child('rpc'),
-      lockWaiters,
+      lockWaiters, changeFeed,
     });
     const server = await RpcServer.listen({
       host: cfg.host, port: cfg.port, cluster: cfg.cluster, handlers, logger: log.child('rpc'), peerOps: PEER_OPS, adminOps: ADMIN_OPS,
     });
     const background = startBackground({ cfg, raft, meta, blocks, peers, disks, now, log });
     repair.start();
-    const node = new StorageNode(cfg, server, raft, meta, blocks, peers, background, log, repair);
+    const node = new StorageNode(cfg, server, raft, meta, blocks, peers, background, log, repair, changeFeed);
     raft.onLeaderChange((leader: string | null) => node.onLeaderChange(leader));
     const self = cfg.peers.find((p) => p.id === cfg.id)!;
     log.info(`listening on ${self.url} (bound ${cfg.host}:${server.port}), cluster ${cfg.cluster}, ${raft.members().length} members, data in ${cfg.data}`);
@@ -84,7 +90,10 @@ export class StorageNode {
   private onLeaderChange(leader: string | null): void {
     const s = this.raft.status();
     this.peers.setMembers(this.raft.members());
-    if (leader === this.cfg.id) this.log.info(`elected leader for term ${s.term}`);
+    if (leader === this.cfg.id) {
+      this.log.info(`elected leader for term ${s.term}`);
+      this.changeFeed.everything(); // the old leader's last pushes may be lost: connected clients drop their caches
+    }
     else if (leader) this.log.info(`following leader ${leader} (term ${s.term})`);
     else this.log.info(`no leader known (term ${s.term}); waiting for an election`);
   }
@@ -96,6 +105,7 @@ export class StorageNode {
       this.background.stop();
       this.repair.stop();
       await this.server.close();
+      this.changeFeed.close();
       await this.raft.close();
       this.peers.close();
       await this.meta.close();

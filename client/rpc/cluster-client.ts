@@ -1,6 +1,6 @@
 import { createLogger, type Logger } from '../../shared/log.js';
 import { LEASE_MS_DEFAULT } from '../../shared/limits.js';
-import { RELEASES_MAX, type OpArgs, type OpName, type OpResults } from '../../shared/protocol/ops.js';
+import { RELEASES_MAX, type ChangedPush, type OpArgs, type OpName, type OpResults } from '../../shared/protocol/ops.js';
 import { RpcError } from '../../shared/rpc/rpc-error.js';
 import { BlockIo } from './block-io.js';
 import { backoffMs, ConnPool, realClock, wsConnector, type Connector, type RpcClock } from './conn-pool.js';
@@ -66,7 +66,12 @@ export class ClusterClient {
   private closed = false;
   /** Called after a new session replaced an expired one (the VFS re-registers its open files). */
   onNewSession: (session: string) => void = () => {};
-  /** Node pushes (lockGranted), from any connection. */
+  /**
+   * Node pushes (lockGranted, changed), from any connection. `changed` (ChangedPush) comes from the
+   * leader, and is also emitted here with `all: true` whenever a node connection opens or closes
+   * (pushes sent while this client had no connection to the leader were missed); a `changed` push
+   * whose data is malformed is turned into `all: true` as well.
+   */
   onPush: (push: string, data: unknown) => void = () => {};
   /**
    * Whether a request refused with ESTALE may be retried under a new session. Lock ops never are (their
@@ -87,8 +92,43 @@ export class ClusterClient {
     this.retryMsMax = opts.retryMsMax ?? 60_000;
     this.callTimeoutMs = opts.callTimeoutMs ?? 15_000;
     this.leaseMsWanted = opts.leaseMs ?? LEASE_MS_DEFAULT;
-    this.pool = new ConnPool(opts.urls, opts.connector ?? wsConnector(this.log), opts.clientName, this.log, opts.cluster, (p, d) => this.onPush(p, d));
+    this.pool = new ConnPool(opts.urls, this.watching(opts.connector ?? wsConnector(this.log)), opts.clientName, this.log, opts.cluster);
     this.blocks = new BlockIo(this.pool, this.clock, this.log, this.retryMsMax, this.callTimeoutMs);
+  }
+
+  /**
+   * The connector the pool uses: pushes go to onPush, and every connection that opens or closes
+   * emits `changed {all: true}` (ChangedPush), since pushes may have been missed meanwhile.
+   */
+  private watching(base: Connector): Connector {
+    return async (url, hello, _poolPush) => {
+      const conn = await base(url, hello, (p, d) => this.routePush(url, p, d));
+      conn.onClose(() => this.changedAll());
+      this.changedAll();
+      return conn;
+    };
+  }
+
+  private routePush(url: string, push: string, data: unknown): void {
+    if (push === 'changed' && !isChangedPush(data)) {
+      this.log.warn(`malformed changed push from ${url}: invalidating everything`);
+      return this.changedAll();
+    }
+    this.emit(push, data);
+  }
+
+  private changedAll(): void {
+    if (this.closed) return;
+    const all: ChangedPush = { inos: [], entries: [], all: true };
+    this.emit('changed', all);
+  }
+
+  private emit(push: string, data: unknown): void {
+    try {
+      this.onPush(push, data);
+    } catch (e) {
+      this.log.error(`bug: ${push} push handler threw: ${(e as Error)?.stack ?? e}`);
+    }
   }
 
   /** Reaches some node (so membership is known) and opens the session. Rejects if no node answers in time. */
@@ -352,4 +392,16 @@ export class ClusterClient {
     this.closed = true;
     this.pool.close();
   }
+}
+
+/** The shape of ChangedPush, checked before the VFS sees it (a node's bug must not become a client's). */
+export function isChangedPush(d: unknown): d is ChangedPush {
+  if (typeof d !== 'object' || d === null) return false;
+  const { inos, entries, all } = d as Record<string, unknown>;
+  if (!Array.isArray(inos) || !Array.isArray(entries) || (all !== undefined && all !== true)) return false;
+  for (const i of inos) if (!Number.isSafeInteger(i) || (i as number) < 0) return false;
+  for (const e of entries) {
+    if (!Array.isArray(e) || e.length !== 2 || !Number.isSafeInteger(e[0]) || e[0] < 0 || typeof e[1] !== 'string') return false;
+  }
+  return true;
 }

@@ -212,6 +212,39 @@ export interface LockGrantedPush {
   waiter: number;
 }
 
+/**
+ * Push frame `changed`: metadata that applied entries changed, so a client drops what it caches of
+ * it (kernel attributes and dentries). A wake-up hint like lockGranted: a lost push costs staleness
+ * bounded by the client's cache timeout, never a wrong answer, because every reply is read fresh.
+ *
+ * Who sends it: only the current Raft leader, once the entries are stored, to every client connection
+ * except those of the session whose request made the change (it updates its own caches from its
+ * replies). A connection counts as a session's once a request on it carried `session`, so around a
+ * leader change the entries the new leader applies before a session's first request to it may come
+ * back to that session (which has just been told `all` anyway). Effects of entries applied within a
+ * few milliseconds are merged and deduplicated: at most one push per connection per flush window
+ * (storagenode/rpc/change-feed.ts: CHANGE_FLUSH_MS).
+ *
+ * - `inos`: inodes whose stored record an entry changed (mode, uid, gid, size, mtime, ctime, nlink,
+ *   version, ...): setattr/truncate targets, data commits, link/unlink/rename targets, parents whose
+ *   entries changed, xattr changes (ctime), deleted inodes. Not listed: new inodes (nobody can have
+ *   cached them), and ops that change no stored attribute (an open without O_TRUNC).
+ * - `entries`: [parent, name] of every name an entry removed or re-pointed (unlink, rmdir, the rename
+ *   source, a replaced or exchanged destination). New names are not listed (nobody can cache a
+ *   positive entry for a name that did not exist, and clients keep no negative entries).
+ * - `all: true`: invalidate everything cached (`inos` and `entries` are then empty). The node sends it
+ *   when a connection's batch grew past CHANGE_ITEMS_MAX, when a connection was too slow to take
+ *   pushes (details dropped), and to every connected client when it becomes leader (pushes of the
+ *   entries the old leader applied may be lost). client/rpc/cluster-client.ts also emits it locally
+ *   (through onPush, never sent by a node) whenever one of its node connections opens or closes, since
+ *   pushes sent while it had no connection to the leader were missed.
+ */
+export interface ChangedPush {
+  inos: number[];
+  entries: [parent: number, name: string][];
+  all?: true;
+}
+
 /** Besides, a change of a directory's entries returns the directory after it (absent from older nodes). */
 export interface DirChanged {
   parentAttr?: Attr;

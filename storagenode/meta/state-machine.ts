@@ -13,7 +13,7 @@ import { pack, unpack, type AppliedRec, type Counters, type InodeRec } from './r
 import { runQuery } from './reads.js';
 import { imageChunks, restoreImage } from './snapshot.js';
 import { migrateFormat } from './format.js';
-import { Tx, type TxHints } from './tx.js';
+import { Tx, type EntryChanges, type TxHints } from './tx.js';
 import { trace, tracing } from '../raft/trace.js';
 
 export interface MetaOpenOptions {
@@ -34,6 +34,8 @@ interface Computed {
   tx: Tx;
   results: unknown[];
   grants: { session: string; waiter: number }[][];
+  /** Per successful entry that changed something clients cache; empty unless wantChanges() said so. */
+  changes: EntryChanges[];
   applied: AppliedRec;
 }
 
@@ -69,6 +71,14 @@ export class MetaStateMachine implements StateMachine {
    * replica alike; the node whose connection the waiting client registered on pushes `lockGranted`.
    */
   onLockGrants: (grants: { session: string; waiter: number }[]) => void = () => {};
+  /**
+   * Asked once per batch: whether to work out what each entry changed (Tx.changes, a cached get per
+   * written inode or entry key). The node says yes only while it leads and clients are connected;
+   * the answer never changes a result or the store, so replicas may differ in it.
+   */
+  wantChanges: () => boolean = () => false;
+  /** Told, once a batch is stored, what its entries changed (only for batches wantChanges() accepted). */
+  onChanges: (changes: EntryChanges[]) => void = () => {};
 
   private readonly kv: Kv;
   private constructor(store: Kv) {
@@ -179,19 +189,25 @@ export class MetaStateMachine implements StateMachine {
     const batch = new Tx(this.kv, [0, 0], 0);
     const results: unknown[] = [];
     const grants: { session: string; waiter: number }[][] = [];
+    const changes: EntryChanges[] = [];
+    const want = this.wantChanges();
     let applied = this.appliedRec;
     for (const entry of entries) {
       if (entry.index <= applied.index) { // already in the store: a replay
         results.push(fail('EINVAL'));
         continue;
       }
-      const { result, tx } = await this.run(batch, entry);
+      const { result, tx, session } = await this.run(batch, entry);
+      if (want && result?.ok) {
+        const c = await tx.changes(); // before mergeInto: judged against the state before this entry
+        if (c.inos.length || c.entries.length) changes.push({ session, ...c });
+      }
       tx.mergeInto(batch);
       if (tx.lockGrants.length) grants.push(tx.lockGrants.slice());
       results.push(result);
       applied = { index: entry.index, term: entry.term };
     }
-    return { tx: batch, results, grants, applied };
+    return { tx: batch, results, grants, changes, applied };
   }
 
   /** Stores a computed batch with its applied index in one write, then moves applied(). */
@@ -210,15 +226,17 @@ export class MetaStateMachine implements StateMachine {
     const c = await done.tx.getVal<Counters>(K.counters());
     if (c) this.counters = c;
     for (const g of done.grants) this.onLockGrants(g);
+    if (done.changes.length) this.onChanges(done.changes);
   }
 
   /** One entry's command in its own Tx (a failed op leaves only what execute() keeps). */
-  private async run(over: Tx, entry: AppliedEntry): Promise<{ result: FsResult<unknown> | undefined; tx: Tx }> {
+  private async run(over: Tx, entry: AppliedEntry): Promise<{ result: FsResult<unknown> | undefined; tx: Tx; session?: string }> {
     if (entry.data.byteLength === 0) return { result: undefined, tx: new Tx(over, [0, 0], entry.index) };
     const cmd = decodeCommand(entry.data);
     if (!cmd.ok) return { result: cmd, tx: new Tx(over, [0, 0], entry.index) };
     const tx = new Tx(over, cmd.value.now, entry.index, this.hints);
-    return { result: await execute(tx, cmd.value), tx };
+    const session = (cmd.value.args as { session?: unknown }).session;
+    return { result: await execute(tx, cmd.value), tx, ...(typeof session === 'string' ? { session } : {}) };
   }
 
   /**

@@ -12,6 +12,17 @@ export interface TxHints {
   dedupLow: Map<string, number>;
 }
 
+/** What one applied entry changed that clients may cache (shared/protocol ChangedPush), and whose request it was. */
+export interface EntryChanges {
+  /** The session whose request the entry carries; undefined for node-proposed ops (expireSessions). */
+  session: string | undefined;
+  inos: number[];
+  entries: [number, string][];
+}
+
+// 'i/<ino>' inode records, 'd/<parent>/<name>' entries, 'x/<ino>/<name>' xattrs (keys.ts)
+const SLASH = 0x2f, I_KEY = 0x69, D_KEY = 0x64, X_KEY = 0x78;
+
 /**
  * The writes of one log entry, buffered over the store: reads see the entry's own writes, and the
  * whole entry reaches the store as one batch (or, when the op fails, nothing but the applied index).
@@ -95,6 +106,34 @@ export class Tx {
   /** Adds this entry's writes to `batch`, the Tx of the entries stored together with it. */
   mergeInto(batch: Tx): void {
     for (const [k, v] of this.writes) batch.writes.set(k, v);
+  }
+  /**
+   * What this entry's writes changed for clients, judged against the state before the entry (the
+   * store under it): existing inode records written with different bytes or deleted, directories
+   * whose entries changed, inodes whose xattrs changed, and existing names deleted or pointed
+   * elsewhere. Read-only. A failed op was rolled back, so it reports nothing.
+   */
+  async changes(): Promise<{ inos: number[]; entries: [number, string][] }> {
+    const inos = new Set<number>();
+    const entries: [number, string][] = [];
+    for (const [k, v] of this.writes) {
+      if (k.charCodeAt(1) !== SLASH) continue;
+      const c = k.charCodeAt(0);
+      if (c !== I_KEY && c !== D_KEY && c !== X_KEY) continue;
+      const before = await this.kv.get(Buffer.from(k, 'latin1'));
+      if (before === undefined ? v === null : v !== null && before.equals(v)) continue; // unchanged
+      const ino = parseInt(k.slice(2, 18), 16); // the inode, the parent, or the xattr's inode
+      if (c === I_KEY) {
+        // A new inode is not listed: nobody can have cached a number never used before (nextIno only grows).
+        if (before !== undefined) inos.add(ino);
+      } else if (c === X_KEY) {
+        inos.add(ino);
+      } else {
+        inos.add(ino); // the directory's content changed, even if its record did not (same clock tick)
+        if (before !== undefined) entries.push([ino, Buffer.from(k.slice(19), 'latin1').toString('utf8')]);
+      }
+    }
+    return { inos: [...inos], entries };
   }
   written(key: Bytes): boolean {
     return this.writes.has(key.toString('latin1'));

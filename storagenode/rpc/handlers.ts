@@ -11,6 +11,7 @@ import type { BlockStore } from '../blocks/block-store.js';
 import type { RaftStatus } from '../raft/driver.js';
 import type { ConnContext, Outcome, RpcHandlers } from './server.js';
 import type { LockWaiters } from './lock-waiters.js';
+import type { ChangeFeed } from './change-feed.js';
 import { handleRepairOp, isRepairOp, REPAIR_OPS } from '../repair/ops.js';
 import type { RepairService } from '../repair/service.js';
 
@@ -60,6 +61,8 @@ export interface HandlerDeps {
   proposeTimeoutMs?: number;
   /** Lock ops register the asking connection for the `lockGranted` push (storagenode/rpc/lock-waiters.ts). */
   lockWaiters?: LockWaiters;
+  /** Client connections receive `changed` pushes; requests carrying a session mark whose they are (change-feed.ts). */
+  changeFeed?: ChangeFeed;
   /** Repair, drain and fsck ops, and repair status (storagenode/repair). */
   repair?: RepairService;
   /** A read found a copy that fails its checksum: repair it from a good replica. */
@@ -179,6 +182,10 @@ class NodeHandlers {
   }
 
   async request(ctx: ConnContext, op: OpName, args: unknown): Promise<Outcome> {
+    if (this.d.changeFeed && ctx.role === 'client') {
+      const session = (args as { session?: unknown }).session;
+      if (typeof session === 'string') this.d.changeFeed.saw(ctx, session);
+    }
     if (this.d.lockWaiters && LOCKS.has(op)) return this.d.lockWaiters.handle(ctx, op, args, () => this.write(op as MetaWriteOp, args));
     if (WRITES.has(op)) return this.write(op as MetaWriteOp, args);
     if (isRepairOp(op) && this.d.repair) {
@@ -241,7 +248,10 @@ class NodeHandlers {
 export function makeHandlers(d: HandlerDeps): RpcHandlers {
   const h = new NodeHandlers(d);
   return {
-    hello: () => ({ protocol: PROTOCOL_VERSION, cluster: d.cluster, node: d.selfId, leader: h.leaderUrl() ?? null, members: d.raft.members(), replicas: d.replicas }),
+    hello: (ctx) => {
+      d.changeFeed?.attach(ctx); // client connections only; the hello is already checked
+      return { protocol: PROTOCOL_VERSION, cluster: d.cluster, node: d.selfId, leader: h.leaderUrl() ?? null, members: d.raft.members(), replicas: d.replicas };
+    },
     request: (ctx, op, args) => h.request(ctx, op, args),
   };
 }

@@ -21,6 +21,8 @@ export interface ConnContext {
   /** Server-initiated message (lock grants, invalidations); dropped silently once the connection is gone. */
   push(name: string, data: unknown): void;
   onClose(cb: () => void): void;
+  /** Bytes queued on the socket and not yet sent (a slow or stuck reader lets this grow). */
+  bufferedBytes?(): number;
 }
 
 /** A handler's answer: a result, or an error code (errno name or cluster condition). */
@@ -125,6 +127,9 @@ class ServerConn implements ConnContext {
   onClose(cb: () => void): void {
     if (this.closed) queueMicrotask(cb);
     else this.closeCbs.push(cb);
+  }
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
   }
   terminate(): void {
     this.ws.terminate();
