@@ -31,6 +31,13 @@ const REWRITE_BYTES_PER_SLICE = 80 * 1024;
  */
 const BACKGROUND_SLICES_MAX = SLICES_PER_CHUNK_MAX - 256;
 const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this many times
+/**
+ * Compactions that run at once in one mount, whatever chunk they are of; the others wait their turn
+ * (one waiting entry per chunk). Each holds its shared reads (up to SHARED_BYTES_MAX), two pieces
+ * being assembled and their uploads: random writes over a 1 GiB file filled 16 chunks at once, and
+ * 16 compactions held ~760 MB of live buffers in the client.
+ */
+export const COMPACTIONS_RUNNING_MAX = 1;
 
 /** A new block's place in the chunk and the old segments that fill it (null src: zeros). */
 export interface Piece {
@@ -172,18 +179,65 @@ export class SharedReads {
 
 export type CompactOutcome = 'compacted' | 'skipped' | 'raced';
 
+/** A compaction of one chunk, from its call until it ends; it may wait for a slot first. */
+interface Entry {
+  promise: Promise<CompactOutcome>;
+  /** The least `minSlices` any caller asked for while it waited (read when it starts). */
+  minSlices: number;
+  started: boolean;
+  /** Someone is blocked on it (EFBIG): it goes ahead of background compactions waiting for a slot. */
+  urgent: boolean;
+}
+
+/**
+ * Slots for compactions: at most `max` hold one; the others wait, urgent ones first, then in call
+ * order. take() never fails, and each take is matched by one give() in a finally (Compactor.run),
+ * so a slot cannot leak.
+ */
+class CompactionSlots {
+  private free: number;
+  private readonly waiting: { e: Entry; go: () => void }[] = [];
+
+  constructor(max: number) {
+    this.free = Math.max(1, max);
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  take(e: Entry): Promise<void> {
+    if (this.free > 0 && !this.waiting.length) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((go) => this.waiting.push({ e, go }));
+  }
+
+  give(): void {
+    const i = this.waiting.findIndex((w) => w.e.urgent);
+    const next = this.waiting.splice(i >= 0 ? i : 0, 1)[0];
+    if (next) next.go(); // the slot passes straight on
+    else this.free++;
+  }
+}
+
 /**
  * Compacts chunks of files (JuiceFS-style): reads a chunk's visible bytes as its slices say, writes
  * them as new blocks, and commits `compactChunk`, which swaps the slices only if the chunk still
- * starts with the ones read. One compaction per chunk at a time in this mount.
+ * starts with the ones read. One compaction per chunk at a time in this mount, and at most
+ * COMPACTIONS_RUNNING_MAX of all chunks (their memory adds up).
  */
 export class Compactor {
-  private readonly running = new Map<string, Promise<CompactOutcome>>();
+  private readonly running = new Map<string, Entry>();
   private readonly queued = new Map<string, Promise<CompactOutcome>>();
+  private readonly slots: CompactionSlots;
   /** Told of the inode's attributes after a compaction (its version moved) and which chunk changed. */
   onCompacted: (attr: Attr, chunk: number) => void = () => {};
 
-  constructor(private readonly o: VfsOptions) {}
+  constructor(private readonly o: VfsOptions, runningMax = COMPACTIONS_RUNNING_MAX) {
+    this.slots = new CompactionSlots(runningMax);
+  }
 
   /**
    * Compacts the chunk if it holds at least `minSlices` slices and the plan has fewer. EAGAIN is
@@ -191,11 +245,19 @@ export class Compactor {
    */
   compact(ino: Ino, chunk: number, minSlices = COMPACT_SLICES_MIN): Promise<CompactOutcome> {
     const key = `${ino}/${chunk}`;
-    const running = this.running.get(key);
-    if (!running) {
-      const p = this.attempts(ino, chunk, minSlices).finally(() => this.running.delete(key));
-      this.running.set(key, p);
-      return p;
+    const cur = this.running.get(key);
+    if (!cur) {
+      const e: Entry = { promise: null!, minSlices, started: false, urgent: minSlices < COMPACT_SLICES_MIN };
+      e.promise = this.run(ino, chunk, e).finally(() => this.running.delete(key));
+      this.running.set(key, e);
+      return e.promise;
+    }
+    if (!cur.started) {
+      // It has not read the chunk yet: it will see every slice committed until then, so it serves
+      // this caller too, with the lower threshold of the two.
+      cur.minSlices = Math.min(cur.minSlices, minSlices);
+      cur.urgent ||= minSlices < COMPACT_SLICES_MIN;
+      return cur.promise;
     }
     // One already runs on what the chunk held when it began; a fast writer has added slices since.
     // Queue one follow-up (shared by every caller meanwhile), so the chunk is compacted again once
@@ -203,7 +265,7 @@ export class Compactor {
     const qKey = `${key}/${minSlices}`;
     let q = this.queued.get(qKey);
     if (!q) {
-      q = running.catch(() => 'skipped' as const).then(() => {
+      q = cur.promise.catch(() => 'skipped' as const).then(() => {
         this.queued.delete(qKey);
         return this.compact(ino, chunk, minSlices);
       });
@@ -212,11 +274,26 @@ export class Compactor {
     return q;
   }
 
-  /** Settles when the compaction of this chunk running now (if any) has ended, however it ended. */
+  /** Waits for a slot, compacts, and gives the slot back however it ended. */
+  private async run(ino: Ino, chunk: number, e: Entry): Promise<CompactOutcome> {
+    await this.slots.take(e);
+    try {
+      e.started = true;
+      return await this.attempts(ino, chunk, e.minSlices);
+    } finally {
+      this.slots.give();
+    }
+  }
+
+  /**
+   * Settles when the compaction of this chunk under way now (if any, running or waiting for its
+   * turn, which it then gets ahead of background ones) has ended, however it ended.
+   */
   async settled(ino: Ino, chunk: number): Promise<boolean> {
-    const running = this.running.get(`${ino}/${chunk}`);
-    if (!running) return false;
-    await running.catch(() => {});
+    const e = this.running.get(`${ino}/${chunk}`);
+    if (!e) return false;
+    e.urgent = true;
+    await e.promise.catch(() => {});
     return true;
   }
 

@@ -4,7 +4,8 @@ import { makeBlockId } from '../../../shared/block-id.js';
 import { silentLogger } from '../../../shared/log.js';
 import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { ROOT_CRED } from '../../../shared/types.js';
-import { Compactor, planCompaction } from '../../../client/vfs/compact.js';
+import { COMPACTIONS_RUNNING_MAX, Compactor, planCompaction } from '../../../client/vfs/compact.js';
+import { FsError } from '../../../shared/errno.js';
 import { Vfs } from '../../../client/vfs/vfs.js';
 import { O_CREAT, O_RDWR } from '../../../client/vfs/perms.js';
 import type { OpContext, VfsOptions } from '../../../client/vfs/types.js';
@@ -126,4 +127,61 @@ t.test('vfs: compaction over several pieces reads each shared pack once; content
   t.ok((await cluster.meta('readChunk', { ino, chunk: 0 })).slices.length <= 3, 'compacted');
   t.ok(must(await vfs.read(ROOT, fd, 0, fileBytes)).equals(ref), 'reads match after compaction');
   must(await vfs.release(ROOT, fd));
+});
+
+/** A file with `chunks` chunks of `per` scattered 1-byte slices each (from another writer), and a compactor watched per call. */
+async function manyChunks(chunks: number, per: number) {
+  const { cluster, o } = await setup();
+  const f = await cluster.meta('mknod', { parent: 1, name: 'many', mode: 0o100644, rdev: 0, cred: ROOT_CRED });
+  const block = makeBlockId(Date.now(), 'ef'.repeat(8));
+  await cluster.putBlock(block, Buffer.from('z'));
+  for (let c = 0; c < chunks; c++) {
+    const slices = Array.from({ length: per }, (_, i) => ({ chunk: c, pos: i * 100, len: 1, block, off: 0 }));
+    await cluster.meta('commitWrite', { ino: f.ino, slices, cred: ROOT_CRED });
+  }
+  const real = cluster.meta.bind(cluster);
+  const seen = { active: 0, maxActive: 0, order: [] as number[], failChunk: -1 };
+  cluster.meta = (async (op: string, args: { chunk: number }) => {
+    if (op === 'readChunk') {
+      seen.order.push(args.chunk);
+      seen.maxActive = Math.max(seen.maxActive, ++seen.active);
+      await new Promise((r) => setTimeout(r, 20)); // long enough for the others to pile up
+      if (args.chunk === seen.failChunk) {
+        seen.active--;
+        throw new FsError('EIO', 'injected');
+      }
+    }
+    try {
+      return await real(op as never, args as never);
+    } finally {
+      if (op === 'compactChunk') seen.active--;
+    }
+  }) as typeof cluster.meta;
+  return { cluster, o, ino: f.ino, real, seen };
+}
+
+t.test('Compactor: at most COMPACTIONS_RUNNING_MAX at once over many chunks; all are compacted; a failed one frees its slot', async (t) => {
+  const chunks = 5;
+  const { o, ino, real, seen } = await manyChunks(chunks, 200);
+  seen.failChunk = 1;
+  const c = new Compactor(o);
+  const outcomes = await Promise.allSettled(Array.from({ length: chunks }, (_, i) => c.compact(ino, i, 1)));
+  t.equal(seen.maxActive, COMPACTIONS_RUNNING_MAX, `never more than ${COMPACTIONS_RUNNING_MAX} running`);
+  t.same(outcomes.map((x) => x.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'], 'the injected failure reaches its caller only');
+  for (const i of [0, 2, 3, 4]) t.ok((await real('readChunk', { ino, chunk: i })).slices.length < 64, `chunk ${i} compacted after the failure freed the slot`);
+  seen.failChunk = -1;
+  t.equal(await c.compact(ino, 1, 1), 'compacted', 'and the failed chunk compacts when asked again');
+});
+
+t.test('Compactor: a blocked writer (EFBIG) goes ahead of waiting background compactions; a second call joins a waiting one', async (t) => {
+  const { o, ino, seen } = await manyChunks(4, 200);
+  const c = new Compactor(o, 1);
+  const all = [0, 1, 2].map((i) => c.compact(ino, i)); // background (minSlices 64): 0 runs, 1 and 2 wait
+  t.equal(c.compact(ino, 2), all[2], 'a call for a chunk whose compaction has not started joins it');
+  all.push(c.compact(ino, 3, 1)); // as commitGroup does on EFBIG
+  const waited = c.settled(ino, 2); // as commitGroup does first on EFBIG: chunk 2 is now urgent too
+  t.same(await Promise.all(all), ['compacted', 'compacted', 'compacted', 'compacted']);
+  t.equal(await waited, true);
+  t.same(seen.order, [0, 2, 3, 1], 'urgent ones first (2 and 3, in call order), then the background one');
+  t.equal(seen.maxActive, 1);
 });
