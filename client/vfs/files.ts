@@ -1,6 +1,7 @@
 import { FsError } from '../../shared/errno.js';
 import { FILE_BYTES_MAX } from '../../shared/limits.js';
 import { compareTime, timeFromMs } from '../../shared/time.js';
+import type { OpenLayout } from '../../shared/protocol/ops.js';
 import type { Attr, Ino } from '../../shared/types.js';
 import { Compactor } from './compact.js';
 import { FileReader } from './reader.js';
@@ -87,11 +88,12 @@ export class Files {
   }
 
   /** Registers an open of an inode whose attributes were just revalidated (close-to-open). */
-  add(attr: Attr, flags: number): number {
+  add(attr: Attr & OpenLayout, flags: number): number {
     if (this.handles.size >= HANDLES_MAX) throw new FsError('EAGAIN', 'too many open files');
     const st = this.state(attr);
     if (!st.writer.dirty) this.noteAttr(attr);
     st.reader.revalidate(attr.version);
+    if (attr.chunk0 && !st.writer.dirty) st.reader.offerLayout(0, attr.chunk0);
     st.handles++;
     while (this.handles.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) % HANDLES_MAX;
     const fd = this.nextFd++;

@@ -84,6 +84,11 @@ export class FileReader {
     this.version = version;
   }
 
+  /** A layout that came with the open (OpenLayout): used if it is of the version this reader holds. */
+  offerLayout(chunk: number, l: Layout): void {
+    if (l.version === this.version && !this.layouts.has(chunk)) this.layouts.set(chunk, Promise.resolve(l));
+  }
+
   private layout(chunk: number): Promise<Layout> {
     let p = this.layouts.get(chunk);
     if (!p) {

@@ -245,6 +245,15 @@ export interface ChangedPush {
   all?: true;
 }
 
+/**
+ * Besides, an open of a regular file with data may return its first chunk's layout, read by the leader
+ * right after the open applied (not part of the recorded reply, so a retried open lacks it): a small
+ * file is then read with no readChunk. Absent when the chunk has many slices, and from older nodes.
+ */
+export interface OpenLayout {
+  chunk0?: { slices: Slice[]; size: number; version: number };
+}
+
 /** Besides, a change of a directory's entries returns the directory after it (absent from older nodes). */
 export interface DirChanged {
   parentAttr?: Attr;
@@ -273,7 +282,7 @@ export interface OpResults {
   removexattr: Record<string, never>;
   commitWrite: Attr;
   compactChunk: Attr;
-  open: Attr;
+  open: Attr & OpenLayout;
   release: Record<string, never>;
   sessionOpen: { session: string; leaseMs: number };
   sessionRenew: { leaseMs: number };

@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/handshake.js';
 import { LOCK_OPS, META_READ_OPS, META_WRITE_OPS, OPS, type MetaReadOp, type MetaWriteOp, type NodeStatus, type OpArgs, type OpName } from '../../shared/protocol/ops.js';
 import { timeFromMs, type Time } from '../../shared/time.js';
-import type { NodeInfo, StatFs } from '../../shared/types.js';
+import { S_IFMT, S_IFREG, type NodeInfo, type StatFs } from '../../shared/types.js';
 import { Invalid } from '../../shared/wire/validate.js';
 import { NAME_BYTES_MAX } from '../../shared/limits.js';
 import type { BlockStore } from '../blocks/block-store.js';
@@ -69,6 +69,9 @@ export interface HandlerDeps {
   onCorruptRead?(id: string): void;
 }
 
+/** An open's reply carries the first chunk's layout up to this many slices (~64 bytes each). */
+const OPEN_LAYOUT_SLICES_MAX = 64;
+
 const READS: ReadonlySet<string> = new Set(META_READ_OPS);
 const WRITES: ReadonlySet<string> = new Set(META_WRITE_OPS);
 const LOCKS: ReadonlySet<string> = new Set(LOCK_OPS);
@@ -122,11 +125,28 @@ class NodeHandlers {
   private async write(op: MetaWriteOp, args: unknown): Promise<Outcome> {
     if (!this.isLeader()) return this.notLeader();
     const data = this.d.meta.encodeCommand({ op, args, now: timeFromMs(this.d.now()) });
+    let out: Outcome;
     try {
-      return this.fsOutcome(await withTimeout(this.d.raft.propose(data), this.d.proposeTimeoutMs ?? 10_000, `${op} not committed in time`), op);
+      out = this.fsOutcome(await withTimeout(this.d.raft.propose(data), this.d.proposeTimeoutMs ?? 10_000, `${op} not committed in time`), op);
     } catch (e) {
       return this.fromRaftError(e, op);
     }
+    return op === 'open' && out.ok ? this.withFirstLayout(out) : out;
+  }
+
+  /**
+   * An open of a file with data also gets its first chunk's layout (OpenLayout), read here right after
+   * the open applied, so everything closed before the open is in it: a small file's read then needs no
+   * readChunk. Left out when the chunk has many slices (the reply stays small) or the read fails.
+   */
+  private async withFirstLayout(out: Outcome & { ok: true }): Promise<Outcome> {
+    const a = out.result as { ino?: number; mode?: number; size?: number; version?: number };
+    if (typeof a.ino !== 'number' || !a.size || ((a.mode ?? 0) & S_IFMT) !== S_IFREG) return out;
+    const r = await this.d.meta.query('readChunk', { ino: a.ino, chunk: 0 }).catch(() => undefined);
+    if (!r?.ok) return out;
+    const layout = r.value as { slices: unknown[]; size: number; version: number };
+    if (layout.slices.length > OPEN_LAYOUT_SLICES_MAX || layout.version !== a.version) return out;
+    return { ok: true, result: { ...a, chunk0: layout } };
   }
 
   /**

@@ -129,3 +129,29 @@ t.test('vfs read cache: random reads after a reopen come from the cache; close-t
   t.same(must(await a.read(ROOT, fd, 0, 3 << 20)), v2, 'whole file');
   must(await a.release(ROOT, fd));
 });
+
+t.test('vfs: a first-chunk layout carried by the open is used: a small file is read with no readChunk', async (t) => {
+  const cluster = await FakeCluster.create();
+  const w = await mountOn(cluster);
+  const data = randomBytes(16 << 10);
+  let fd = must(await w.create(ROOT, '/s', 0o644, O_CREAT | O_RDWR));
+  must(await w.write(ROOT, fd, 0, data));
+  must(await w.release(ROOT, fd));
+  // As a node answers an open (storagenode/rpc/handlers.ts withFirstLayout); its readChunk is not the reader's.
+  let carried = 0;
+  const carrying = Object.assign(Object.create(cluster) as FakeCluster, {
+    meta: async (op: string, args: never) => {
+      const r = await cluster.meta(op as never, args);
+      if (op !== 'open') return r;
+      carried++;
+      return { ...(r as object), chunk0: await cluster.meta('readChunk', { ino: (r as { ino: number }).ino, chunk: 0 }) };
+    },
+  });
+  const r = await mountOn(carrying);
+  const before = cluster.calls.get('readChunk') ?? 0;
+  fd = must(await r.open(ROOT, '/s', O_RDONLY));
+  t.same(must(await r.read(ROOT, fd, 0, 128 << 10)), data);
+  must(await r.release(ROOT, fd));
+  t.equal(carried, 1);
+  t.equal((cluster.calls.get('readChunk') ?? 0) - before, 1, 'only the one the open carried');
+});
