@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { createLogger } from '../../shared/log.js';
 import { ClusterClient } from '../rpc/cluster-client.js';
 import { setErrnoLogger } from '../rpc/errno.js';
+import { KERNEL_CACHE_SEC } from '../vfs/kernel-cache.js';
 import { Vfs } from '../vfs/vfs.js';
 import { VfsLocks } from '../vfs/locks.js';
 import type { Logger } from '../../shared/log.js';
@@ -93,7 +94,7 @@ export async function runMount(a: MountArgs): Promise<number> {
     clock: { nowMs: () => Date.now() },
     randomHex: () => randomBytes(12).toString('hex'),
     log: log.child('vfs'),
-    pathTtlMs: a.strict ? 0 : 1000,
+    pathTtlMs: a.strict ? 0 : KERNEL_CACHE_SEC * 1000, // kept coherent like the kernel's (kernel-cache.ts)
   });
   locks = wireLocks(client, vfs, log);
   let mounted;

@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/log.js';
-import { KernelCache } from '../vfs/kernel-cache.js';
+import { KERNEL_CACHE_SEC, KernelCache } from '../vfs/kernel-cache.js';
 import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { makeOperations, type CallerSource } from './adapter.js';
@@ -16,8 +16,6 @@ export interface MountSettings {
   cacheSec?: number;
 }
 
-/** The kernel's attribute and name cache lifetime: a bound for missed invalidations, not the usual path. */
-export const KERNEL_CACHE_SEC = 60;
 
 /**
  * Mount options (DESIGN.md "What fuse-native needs", NOTES.md pjdfstest facts):

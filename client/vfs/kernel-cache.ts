@@ -9,6 +9,13 @@ export interface KernelInvalidator {
   invalidateEntry(parent: Ino, name: string): Promise<number>;
 }
 
+/**
+ * How long the kernel (attr_timeout, entry_timeout) and this mount's path cache keep attributes and
+ * names: NFS's acregmax. Only a bound for missed invalidations: changes reach both caches by
+ * invalidation, this mount's own at once and other mounts' through the cluster's `changed` pushes.
+ */
+export const KERNEL_CACHE_SEC = 60;
+
 /** How many inodes' served versions are remembered; older ones count as unknown (and are invalidated). */
 const TRACKED_MAX = 100_000;
 /** Served stamp meaning: the kernel holds nothing stale (it was invalidated and has not asked again). */

@@ -28,7 +28,7 @@ export interface VfsOptions {
   /** 16+ hex digits of randomness for block ids; injected so the VFS does no I/O of its own. */
   randomHex: () => string;
   log: Logger;
-  /** How long a resolved directory path stays cached; 0 in strict mode (matches the kernel's entry_timeout). */
+  /** How long resolved paths and their attributes stay cached (as long as the kernel caches them; 0 in strict mode). */
   pathTtlMs: number;
   /** Blocks uploading at once per file before a write waits. */
   uploadsInFlightMax?: number;

@@ -73,10 +73,12 @@ export class Vfs {
     const drops: Promise<void>[] = [];
     if (c.all) {
       this.paths.clear();
+      this.xattrs.clear();
       if (this.kernel) drops.push(this.kernel.dropAll());
     }
     for (const ino of c.inos ?? []) {
       this.attrStale(ino);
+      this.xattrs.forgetIno(ino);
       if (this.kernel) drops.push(this.kernel.dropInode(ino));
     }
     for (const [parent, name] of c.entries ?? []) {

@@ -26,6 +26,18 @@ export class Xattrs {
     this.remember(ino, this.clock.nowMs() + this.ttlMs);
   }
 
+  /** Another mount changed `ino` (it may have set security.capability): ask again. */
+  forgetIno(ino: number): void {
+    this.noCap.delete(ino);
+    this.epoch++;
+  }
+
+  /** Everything may have changed elsewhere. */
+  clear(): void {
+    this.noCap.clear();
+    this.epoch++;
+  }
+
   private async run<T>(what: string, f: () => Promise<T>): Promise<FsResult<T>> {
     try {
       return ok(await f());
