@@ -88,11 +88,12 @@ export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?:
   // No per-op timeout: the RPC layer bounds every request (60 s) and lock waits must not be cut short.
   const m = new FuseMount(s.mountpoint, ops, { timeout: false, options: tidefsMountOptions(s) });
   await m.mount();
-  if (!s.strict) {
-    vfs.attachKernel(new KernelCache({
-      invalidateInode: (ino) => m.invalidateInode(ino),
-      invalidateEntry: (parent, name) => m.invalidateEntry(parent, name),
-    }, log.child('kernel-cache')));
-  }
+  const kernel = new KernelCache({
+    invalidateInode: (ino, data) => m.invalidateInode(ino, data),
+    invalidateEntry: (parent, name) => m.invalidateEntry(parent, name),
+  }, log.child('kernel-cache'));
+  // Strict mounts cache no attributes or names, but keep pages while a file stays open: lock grants drop them.
+  if (!s.strict) vfs.attachKernel(kernel);
+  locks?.attachKernel(kernel);
   return { unmount: () => m.unmount(), kernelNodes: () => m.kernelNodes() };
 }

@@ -3,8 +3,8 @@ import type { Logger } from '../../shared/log.js';
 
 /** Drops what the kernel caches for this mount (client/fuse/mount.ts implements it over /dev/fuse). */
 export interface KernelInvalidator {
-  /** The attributes of `ino` under every name the kernel holds; resolves with the names reached. */
-  invalidateInode(ino: Ino): Promise<number>;
+  /** The attributes of `ino` under every name the kernel holds (and with `data`, its cached pages); resolves with the names reached. */
+  invalidateInode(ino: Ino, data?: boolean): Promise<number>;
   /** The kernel's cached name `name` in directory `parent`. */
   invalidateEntry(parent: Ino, name: string): Promise<number>;
 }
@@ -82,6 +82,19 @@ export class KernelCache {
     } catch (e) {
       // The kernel refused (not an unknown node: that resolves): its copy expires by its timeout.
       this.log.warn(`could not drop the kernel's cached attributes of inode ${ino}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Drops the kernel's attributes and cached pages of `ino`: a lock was granted here, and the holder
+   * must read what the previous holder (on any mount) committed, also through a file it kept open.
+   */
+  async dropInodeData(ino: Ino): Promise<void> {
+    remember(this.served, ino, NOTHING_STALE);
+    try {
+      await this.kernel.invalidateInode(ino, true);
+    } catch (e) {
+      this.log.warn(`could not drop the kernel's cached pages of inode ${ino}: ${(e as Error).message}`);
     }
   }
 

@@ -4,6 +4,7 @@ import type { Ino } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import type { MetaArgs } from '../rpc/cluster-client.js';
 import type { Files } from './files.js';
+import type { KernelCache } from './kernel-cache.js';
 import type { VfsClock } from './types.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -46,6 +47,8 @@ export class VfsLocks {
   /** Lock owners ('p…' POSIX, 'f…' flock) that may hold locks, per inode: an unlock for others needs no entry. */
   private readonly held = new Map<Ino, Set<string>>();
   private readonly fenced = new Set<number>(); // fds
+
+  private kernel: KernelCache | undefined;
 
   constructor(private readonly cluster: LockCluster, private readonly files: Files, private readonly clock: VfsClock, private readonly log: Logger) {}
 
@@ -207,7 +210,13 @@ export class VfsLocks {
     return err;
   }
 
+  /** The mount caches pages in the kernel too (kernel-cache.ts): a grant drops them. */
+  attachKernel(k: KernelCache): void {
+    this.kernel = k;
+  }
+
   private async revalidate(ino: Ino): Promise<void> {
+    await this.kernel?.dropInodeData(ino);
     const st = this.files.inodes.get(ino);
     if (!st) return;
     st.reader.invalidate();
