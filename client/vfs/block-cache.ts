@@ -13,6 +13,12 @@ import type { BlockId } from '../../shared/types.js';
  * sets a bit, and the oldest piece goes unless it was hit since it last came round, so a hit costs no
  * reordering of a big Map and a working set as large as the budget stays (two generations kept only
  * half of it for sure).
+ *
+ * The budget counts the bytes the cache keeps alive, not only the bytes it can serve: a piece is a
+ * view of the buffer its fetch returned (itself a view of the received frame), so a 64 KiB piece of a
+ * 4 MiB sequential fetch that outlives its neighbours (a hit gave it a second chance) would keep all
+ * 4 MiB alive. Such a piece is copied out when it is kept past its neighbours, and a fetch much
+ * smaller than the buffer it is a view of (a small reply in a socket read) is copied when inserted.
  */
 export const CACHE_UNIT_BYTES = 64 * 1024;
 /** What one mount may hold, bytes (pieces of blocks). */
@@ -69,6 +75,15 @@ export class BlockCache {
     return this.held;
   }
 
+  /** Bytes of the buffers the pieces keep alive (each counted once); tests compare it with the budget. */
+  retainedBytes(): number {
+    const bufs = new Set<ArrayBufferLike>();
+    for (const p of this.pieces.values()) bufs.add(p.buf.buffer);
+    let n = 0;
+    for (const b of bufs) n += b.byteLength;
+    return n;
+  }
+
   /** Copies what is cached; returns the span from the first to the last byte not cached, or null. */
   private copyHits(id: BlockId, off: number, end: number, out: Uint8Array, touch: boolean): { from: number; to: number } | null {
     let from = -1, to = -1;
@@ -103,6 +118,7 @@ export class BlockCache {
   }
 
   private insert(id: BlockId, off: number, buf: Uint8Array): void {
+    if (pinsMore(buf)) buf = new Uint8Array(buf); // own bytes: do not keep the rest of the frame alive
     const end = off + buf.byteLength;
     for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) {
       const base = u * CACHE_UNIT_BYTES;
@@ -135,10 +151,16 @@ export class BlockCache {
       // The newcomer comes round too once every older piece was moved behind it: it stays, unless alone.
       if ((q.ref || q === p) && this.pieces.size > 0) {
         q.ref = false;
+        if (pinsMore(q.buf)) q.buf = new Uint8Array(q.buf); // its neighbours go before it: keep just its bytes
         this.pieces.set(k, q);
       } else this.held -= q.end - q.start;
     }
   }
+}
+
+/** A view that keeps a buffer more than twice its size alive. */
+function pinsMore(v: Uint8Array): boolean {
+  return v.buffer.byteLength > 2 * v.byteLength;
 }
 
 const caches = new WeakMap<object, BlockCache>();
