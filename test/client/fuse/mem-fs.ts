@@ -14,6 +14,8 @@ export interface MemFile {
   mtime: TimeSpec;
   ctime: TimeSpec;
   xattrs: Map<string, Buffer>;
+  /** Link count to report (default 1); a test makes a hard link by putting one MemFile under two paths. */
+  nlink?: number;
 }
 
 export interface LockCall { path: string; fd: number; cmd: number; lock: FileLock; owner: bigint; signal: AbortSignal; cb: (r: number, c?: FileLock) => void }
@@ -42,7 +44,7 @@ export class MemFs {
   private nextFh = 2 ** 40;
 
   stat(f: MemFile): Stat {
-    return { mode: f.mode, uid: 0, gid: 0, size: f.size, nlink: 1, ino: f.ino, blksize: 4096,
+    return { mode: f.mode, uid: 0, gid: 0, size: f.size, nlink: f.nlink ?? 1, ino: f.ino, blksize: 4096,
       blocks: Math.ceil(f.size / 512), atime: f.atime, mtime: f.mtime, ctime: f.ctime };
   }
 
