@@ -202,10 +202,6 @@ class CompactionSlots {
     this.free = Math.max(1, max);
   }
 
-  get waitingCount(): number {
-    return this.waiting.length;
-  }
-
   take(e: Entry): Promise<void> {
     if (this.free > 0 && !this.waiting.length) {
       this.free--;
