@@ -68,9 +68,9 @@ export class ClusterClient {
   onNewSession: (session: string) => void = () => {};
   /**
    * Node pushes (lockGranted, changed), from any connection. `changed` (ChangedPush) comes from the
-   * leader, and is also emitted here with `all: true` whenever a node connection opens or closes
-   * (pushes sent while this client had no connection to the leader were missed); a `changed` push
-   * whose data is malformed is turned into `all: true` as well.
+   * leader, and is also emitted here with `all: true` when a node connection closes or one opens to
+   * the leader (pushes sent while this client had no connection to the leader were missed); a
+   * `changed` push whose data is malformed is turned into `all: true` as well.
    */
   onPush: (push: string, data: unknown) => void = () => {};
   /**
@@ -97,14 +97,16 @@ export class ClusterClient {
   }
 
   /**
-   * The connector the pool uses: pushes go to onPush, and every connection that opens or closes
-   * emits `changed {all: true}` (ChangedPush), since pushes may have been missed meanwhile.
+   * The connector the pool uses: pushes go to onPush, and `changed {all: true}` (ChangedPush) is
+   * emitted when a connection closes, or opens to a node that says in hello that it leads: the
+   * leader's pushes sent while this client had no connection to it were missed. (A node elected
+   * later, while the connection is open, pushes `all` itself.)
    */
   private watching(base: Connector): Connector {
     return async (url, hello, _poolPush) => {
       const conn = await base(url, hello, (p, d) => this.routePush(url, p, d));
       conn.onClose(() => this.changedAll());
-      this.changedAll();
+      if (leadsPerHello(conn.helloReply)) this.changedAll();
       return conn;
     };
   }
@@ -404,4 +406,10 @@ export function isChangedPush(d: unknown): d is ChangedPush {
     if (!Array.isArray(e) || e.length !== 2 || !Number.isSafeInteger(e[0]) || e[0] < 0 || typeof e[1] !== 'string') return false;
   }
   return true;
+}
+
+/** Whether the node that answered hello named itself as the leader (by id or by its member URL). */
+function leadsPerHello(h: OpResults['hello'] | undefined): boolean {
+  if (!h?.leader) return false;
+  return h.leader === h.node || h.members?.some((m) => m.id === h.node && m.url === h.leader) === true;
 }

@@ -236,8 +236,8 @@ export interface LockGrantedPush {
  *   when a connection's batch grew past CHANGE_ITEMS_MAX, when a connection was too slow to take
  *   pushes (details dropped), and to every connected client when it becomes leader (pushes of the
  *   entries the old leader applied may be lost). client/rpc/cluster-client.ts also emits it locally
- *   (through onPush, never sent by a node) whenever one of its node connections opens or closes, since
- *   pushes sent while it had no connection to the leader were missed.
+ *   (through onPush) when one of its node connections closes or one opens to a node that says in
+ *   hello that it leads, since pushes sent while it had no connection to the leader were missed.
  */
 export interface ChangedPush {
   inos: number[];

@@ -7,14 +7,14 @@ import type { Connector, RpcConn } from '../../../client/rpc/conn-pool.js';
 
 const MEMBERS: NodeInfo[] = [1, 2, 3].map((i) => ({ id: `n${i}`, url: `ws://n${i}` }));
 
-t.test('rpc: changed pushes reach onPush; connection opens and closes emit all; malformed ones become all', async (t) => {
+t.test('rpc: changed pushes reach onPush; closes and opens to the leader emit all; malformed ones become all', async (t) => {
   const pushTo = new Map<string, (p: string, d: unknown) => void>();
   const closers = new Map<string, ((why: string) => void)[]>();
   const connector: Connector = async (url, _hello, onPush) => {
     pushTo.set(url, onPush);
     const conn: RpcConn = {
       url, isOpen: true,
-      helloReply: { protocol: 1, cluster: 'c', node: url, leader: 'ws://n1', members: MEMBERS, replicas: 3 } as OpResults['hello'],
+      helloReply: { protocol: 1, cluster: 'c', node: url.slice(5), leader: 'ws://n1', members: MEMBERS, replicas: 3 } as OpResults['hello'],
       call: async (op) => (op === 'sessionOpen' ? { session: 's1', leaseMs: 20_000 } : {}) as never,
       onClose: (cb) => closers.set(url, [...(closers.get(url) ?? []), cb]),
       close: () => {},
@@ -26,7 +26,10 @@ t.test('rpc: changed pushes reach onPush; connection opens and closes emit all; 
   c.onPush = (p, d) => got.push([p, d]);
   await c.start();
   const all: ChangedPush = { inos: [], entries: [], all: true };
-  t.same(got, [['changed', all]], 'a new connection: all');
+  t.same(got, [['changed', all]], 'a new connection to the leader: all');
+  got.length = 0;
+  await c.pool.get('ws://n2');
+  t.same(got, [], 'a new connection to a follower: nothing');
   got.length = 0;
   const real: ChangedPush = { inos: [5], entries: [[1, 'x']] };
   pushTo.get('ws://n1')!('changed', real);
