@@ -22,17 +22,17 @@ const TRACKED_MAX = 100_000;
 const NOTHING_STALE = 'none';
 
 /**
- * What distinguishes two states of an inode's attributes: `version` moves with data only, while every
- * attribute change (mode, owner, times, link count, data) sets ctime.
+ * What tells two states of an inode's attributes apart. The leader's clock stamps ctime in
+ * milliseconds, so two changes in one millisecond share it: the stamp also carries the attributes a
+ * change moves (a create and a link in the same millisecond differ in nlink).
  */
-interface Stamp {
-  version: number;
-  ctime: readonly [number, number];
-}
+type Stamp = Pick<Attr, 'version' | 'ctime' | 'mtime' | 'nlink' | 'mode' | 'uid' | 'gid' | 'size'>;
 
-const key = (a: Stamp): string => `${a.version}/${a.ctime[0]}/${a.ctime[1]}`;
-const newer = (a: Stamp, b: Stamp): boolean =>
-  a.version !== b.version ? a.version > b.version : a.ctime[0] !== b.ctime[0] ? a.ctime[0] > b.ctime[0] : a.ctime[1] > b.ctime[1];
+const key = (a: Stamp): string =>
+  `${a.version}/${a.ctime[0]}.${a.ctime[1]}/${a.mtime[0]}.${a.mtime[1]}/${a.nlink}/${a.mode}/${a.uid}/${a.gid}/${a.size}`;
+/** a was made before b: replies may arrive out of order, and an older one must not replace a newer. */
+const older = (a: Stamp, b: Stamp): boolean =>
+  a.version !== b.version ? a.version < b.version : a.ctime[0] !== b.ctime[0] ? a.ctime[0] < b.ctime[0] : a.ctime[1] < b.ctime[1];
 
 /**
  * Keeps the kernel's attribute and name caches (attr_timeout/entry_timeout > 0) coherent with the
@@ -48,8 +48,8 @@ const newer = (a: Stamp, b: Stamp): boolean =>
 export class KernelCache {
   /** ino → the stamp of the attributes the kernel was last given (NOTHING_STALE after an invalidation). */
   private readonly served = new Map<Ino, string>();
-  /** ino → the newest attributes this mount has seen (replies may arrive out of order). */
-  private readonly learned = new Map<Ino, Stamp>();
+  /** ino → the newest attributes this mount has seen, and their key. */
+  private readonly learned = new Map<Ino, { stamp: Stamp; key: string }>();
 
   constructor(private readonly kernel: KernelInvalidator, private readonly log: Logger) {}
 
@@ -62,7 +62,9 @@ export class KernelCache {
   /** This mount learnt these attributes (any reply carrying them). */
   learn(a: Attr): void {
     const l = this.learned.get(a.ino);
-    if (l === undefined || newer(a, l)) remember(this.learned, a.ino, { version: a.version, ctime: [a.ctime[0], a.ctime[1]] });
+    if (l !== undefined && older(a, l.stamp)) return;
+    const stamp: Stamp = { version: a.version, ctime: a.ctime, mtime: a.mtime, nlink: a.nlink, mode: a.mode, uid: a.uid, gid: a.gid, size: a.size };
+    remember(this.learned, a.ino, { stamp, key: key(stamp) });
   }
 
   /** Resolves once the kernel holds nothing older than what this mount has learnt of `ino`. */
@@ -70,7 +72,7 @@ export class KernelCache {
     const l = this.learned.get(ino);
     if (l === undefined) return;
     const s = this.served.get(ino);
-    if (s === NOTHING_STALE || s === key(l)) return;
+    if (s === NOTHING_STALE || s === l.key) return;
     await this.dropInode(ino);
   }
 
