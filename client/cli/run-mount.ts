@@ -8,28 +8,19 @@ import { KERNEL_CACHE_SEC } from '../vfs/kernel-cache.js';
 import { Vfs } from '../vfs/vfs.js';
 import { VfsLocks } from '../vfs/locks.js';
 import type { Logger } from '../../shared/log.js';
+import type { ChangedPush } from '../../shared/protocol/ops.js';
 
-/** The lock layer over this mount's cluster client: grant pushes in, fencing hooks out (docs/locking.md). */
+/** The lock layer over this mount's cluster client (grant pushes in, fencing hooks out: docs/locking.md), and the change feed into the VFS. */
 function wireLocks(client: ClusterClient, vfs: Vfs, log: Logger): VfsLocks {
   const lease = () => (client.sessionOrNull ? { startMs: client.leaseStartMs, leaseMs: client.leaseMsGranted } : null);
   const locks = new VfsLocks({ meta: (op, args) => client.meta(op, args), lease }, vfs.files, { nowMs: () => Date.now() }, log.child('locks'));
   client.onPush = (name, data) => {
-    if (name === 'changed') void vfs.remoteChanged(changedPush(data));
+    if (name === 'changed') void vfs.remoteChanged(data as ChangedPush); // checked by the cluster client
     else locks.onPush(name, data);
   };
   client.pool.onConnClose = () => locks.onConnectionLost();
   client.staleRetryAllowed = (op, args) => !op.startsWith('lock') && !(op === 'commitWrite' && locks.holdsLocks(args.ino as number));
   return locks;
-}
-
-/** The `changed` push's data, checked field by field (a node's bug must not become a client crash). */
-function changedPush(data: unknown): Parameters<Vfs['remoteChanged']>[0] {
-  const d = (data ?? {}) as { inos?: unknown; entries?: unknown; all?: unknown };
-  const inos = Array.isArray(d.inos) ? d.inos.filter((i): i is number => Number.isSafeInteger(i) && i > 0) : [];
-  const entries = Array.isArray(d.entries)
-    ? d.entries.filter((e): e is [number, string] => Array.isArray(e) && Number.isSafeInteger(e[0]) && typeof e[1] === 'string' && e[1].length > 0 && !e[1].includes('/'))
-    : [];
-  return { inos, entries, all: d.all === true };
 }
 
 export interface MountArgs {
