@@ -47,7 +47,8 @@ class Listener {
 
 const cred = ROOT_CRED;
 
-t.test('change feed: session 2 learns what session 1 changed; session 1 hears none of its own', async (t) => {
+/** A 3-node cluster with two started sessions: one that writes, one that listens. */
+async function writerAndListener(t: Test): Promise<{ c: TestCluster; w: Listener; l: Listener }> {
   const c = await startCluster(t, { nodes: 3 });
   const w = new Listener(c, 'writer');
   const l = new Listener(c, 'listener');
@@ -57,6 +58,11 @@ t.test('change feed: session 2 learns what session 1 changed; session 1 hears no
   });
   await w.client.start();
   await l.client.start();
+  return { c, w, l };
+}
+
+t.test('change feed: session 2 learns what session 1 changed; session 1 hears none of its own', async (t) => {
+  const { c, w, l } = await writerAndListener(t);
   const m = w.client;
   const d = await m.meta('mkdir', { parent: 1, name: 'd', mode: 0o755, cred });
   const D = d.ino;
@@ -117,15 +123,7 @@ async function rawClient(c: TestCluster, id: string): Promise<{ conn: RpcConnect
 }
 
 t.test('change feed: survives a leader change (the new leader pushes, the client is told to drop everything)', async (t) => {
-  const c = await startCluster(t, { nodes: 3 });
-  const w = new Listener(c, 'writer');
-  const l = new Listener(c, 'listener');
-  t.teardown(async () => {
-    await w.client.close();
-    await l.client.close();
-  });
-  await w.client.start();
-  await l.client.start();
+  const { c, w, l } = await writerAndListener(t);
   const first = await c.leader();
   const raws = await Promise.all(c.nodes.filter((n) => n.id !== first).map(async (n) => ({ id: n.id, ...(await rawClient(c, n.id)) })));
   t.teardown(() => raws.forEach((r) => r.conn.close()));
