@@ -1,4 +1,4 @@
-import { K } from './keys.js';
+import { inoOfKey, K } from './keys.js';
 import type { Kv, KvOp } from './kv.js';
 import { prefixRange } from './kv.js';
 import { pack, unpack } from './records.js';
@@ -27,7 +27,7 @@ export async function migrateFormat(kv: Kv): Promise<void> {
   let sessions = 0;
   const flush = () => { if (sessions > 0) ops.push({ type: 'put', key: K.openCount(ino), value: pack(sessions) }); };
   for await (const [key] of kv.range(prefixRange(Buffer.from('o/')))) {
-    const keyIno = parseInt(key.toString('latin1').slice(2, 18), 16);
+    const keyIno = inoOfKey(key);
     if (keyIno !== ino) {
       flush();
       ino = keyIno;

@@ -53,6 +53,10 @@ export const K = {
   format: () => b('m/format'),
 };
 
+/** The inode number of an i/, d/ (the parent), x/, c/, o/ or n/ key: the 16 hex digits after `<letter>/`. */
+export function inoOfKey(key: Buffer): number {
+  return parseInt(key.subarray(2, 2 + 16).toString('latin1'), 16);
+}
 /** The name part of a d/ or x/ key: everything after `<prefix letter>/<ino:16>/`. */
 export function nameOfKey(key: Buffer): string {
   return key.subarray(2 + 16 + 1).toString('utf8');

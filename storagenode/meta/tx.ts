@@ -1,6 +1,6 @@
 import type { Time } from '../../shared/time.js';
 import { prefixRange, type Bytes, type KvOp, type KvRange, type KvReader } from './kv.js';
-import { K } from './keys.js';
+import { inoOfKey, K, nameOfKey } from './keys.js';
 import { pack, unpack, type Counters, type EntryRec, type InodeRec } from './records.js';
 
 /**
@@ -120,9 +120,10 @@ export class Tx {
       if (k.charCodeAt(1) !== SLASH) continue;
       const c = k.charCodeAt(0);
       if (c !== I_KEY && c !== D_KEY && c !== X_KEY) continue;
-      const before = await this.kv.get(Buffer.from(k, 'latin1'));
+      const key = Buffer.from(k, 'latin1');
+      const before = await this.kv.get(key);
       if (before === undefined ? v === null : v !== null && before.equals(v)) continue; // unchanged
-      const ino = parseInt(k.slice(2, 18), 16); // the inode, the parent, or the xattr's inode
+      const ino = inoOfKey(key); // the inode, the parent, or the xattr's inode
       if (c === I_KEY) {
         // A new inode is not listed: nobody can have cached a number never used before (nextIno only grows).
         if (before !== undefined) inos.add(ino);
@@ -130,7 +131,7 @@ export class Tx {
         inos.add(ino);
       } else {
         inos.add(ino); // the directory's content changed, even if its record did not (same clock tick)
-        if (before !== undefined) entries.push([ino, Buffer.from(k.slice(19), 'latin1').toString('utf8')]);
+        if (before !== undefined) entries.push([ino, nameOfKey(key)]);
       }
     }
     return { inos: [...inos], entries };

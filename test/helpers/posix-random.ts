@@ -6,6 +6,7 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync,
   renameSync, truncateSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { rng } from './rng.js';
 
 export const GiB = 2 ** 30;
 export const MiB = 2 ** 20;
@@ -34,17 +35,7 @@ export type Op =
   | { k: 'fsync'; slot: number }
   | { k: 'close'; slot: number };
 
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng }; // test/helpers/rng.ts: the same sequence everywhere for a seed
 
 function offsetOf(r: () => number): number {
   const p = r();

@@ -1,29 +1,17 @@
 // Through a real mount: the patched fuse-native delivers big writes, exact nanosecond times, 64-bit
 // fields, lock/flock with owners, and never times out a blocking lock. Runs as root (mounts FUSE).
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  F_GETLK, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, Fuse, FuseMount, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, UTIME_OMIT, fuseErrno,
+  F_GETLK, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, Fuse, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, UTIME_OMIT, fuseErrno,
 } from '../../../client/fuse/binding.js';
-import { MemFs } from './mem-fs.js';
+import { mountMemFs } from './mem-fs.js';
 
 const execFileP = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'tidefs-fuse-'));
-const mnt = join(dir, 'mnt');
-mkdirSync(mnt);
-const mem = new MemFs();
 // attr/entry timeouts 0: every stat asks the file system, so the tests see what the handlers give.
-const mount = new FuseMount(mnt, mem.ops(), { options: { attrTimeoutSec: 0, entryTimeoutSec: 0 } });
-t.teardown(async () => {
-  await mount.unmount().catch(() => undefined);
-  spawnSync('fusermount', ['-u', '-z', mnt]);
-  rmSync(dir, { recursive: true, force: true });
-});
-await mount.mount();
+const { mem, mount, mnt } = await mountMemFs(t, 'fuse', { attrTimeoutSec: 0, entryTimeoutSec: 0 });
 
 /** Runs python3 with the file path as sys.argv[1] and returns its stdout parsed as JSON. */
 async function py(code: string, file: string): Promise<any> {

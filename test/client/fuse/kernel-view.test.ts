@@ -5,25 +5,13 @@
 // The mount is served by this process: only asynchronous fs calls here (a sync one would block the
 // thread that answers it).
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync as writeLocal } from 'node:fs';
+import { writeFileSync as writeLocal } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Fuse, FuseMount } from '../../../client/fuse/binding.js';
-import { MemFs } from './mem-fs.js';
+import { Fuse } from '../../../client/fuse/binding.js';
+import { mountMemFs } from './mem-fs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tidefs-kview-'));
-const mnt = join(dir, 'mnt');
-mkdirSync(mnt);
-const mem = new MemFs();
-const mount = new FuseMount(mnt, mem.ops(), { options: { attrTimeoutSec: 60, entryTimeoutSec: 60 } });
-t.teardown(async () => {
-  await mount.unmount().catch(() => undefined);
-  spawnSync('fusermount', ['-u', '-z', mnt]);
-  rmSync(dir, { recursive: true, force: true });
-});
-await mount.mount();
+const { mem, mount, mnt } = await mountMemFs(t, 'kview', { attrTimeoutSec: 60, entryTimeoutSec: 60 });
 const modeOf = async (name: string) => (await stat(join(mnt, name))).mode & 0o7777;
 
 

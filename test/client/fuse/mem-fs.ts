@@ -3,7 +3,11 @@
  * past 4 GiB cost nothing), and a log of what each handler was called with. Lock and flock answers are
  * chosen by the test through `onLock`/`onFlock`.
  */
-import { UTIME_NOW, UTIME_OMIT, fuseErrno, type FileLock, type Operations, type Stat, type TimeSpec } from '../../../client/fuse/binding.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FuseMount, UTIME_NOW, UTIME_OMIT, fuseErrno, type FileLock, type MountOptions, type Operations, type Stat, type TimeSpec } from '../../../client/fuse/binding.js';
 
 export interface MemFile {
   ino: number;
@@ -124,4 +128,24 @@ export class MemFs {
       },
     };
   }
+}
+
+/**
+ * A MemFs mounted in a fresh temporary directory with `options`, unmounted and removed at the end of
+ * the test file. The mount is served by this process: use only asynchronous fs calls (or a child
+ * process) on it, since a synchronous one would block the thread that answers it.
+ */
+export async function mountMemFs(t: { teardown(f: () => unknown): void }, label: string, options: MountOptions): Promise<{ mem: MemFs; mount: FuseMount; mnt: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `tidefs-${label}-`));
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  const mem = new MemFs();
+  const mount = new FuseMount(mnt, mem.ops(), { options });
+  t.teardown(async () => {
+    await mount.unmount().catch(() => undefined);
+    spawnSync('fusermount', ['-u', '-z', mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await mount.mount();
+  return { mem, mount, mnt };
 }
