@@ -159,6 +159,11 @@ declare module 'fuse-native' {
     invalidateInode(ino: number, offset: number, length: number, cb: (res: number, nodes: number) => void): void;
     /** patched: drop the kernel's cached name `name` in directory `parentIno`. */
     invalidateEntry(parentIno: number, name: string, cb: (res: number, nodes: number) => void): void;
+    /**
+     * patched: put `buf` at `offset` into the kernel's page cache of inode `ino` under every name
+     * (FUSE_NOTIFY_STORE); the kernel grows i_size to offset + length. buf must not change until cb.
+     */
+    storeInode(ino: number, offset: number, buf: Buffer, cb: (res: number, nodes: number) => void): void;
     /** patched: how many kernel nodes the channel knows (-1 without the kernel view). */
     kernelNodes(): number;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
@@ -173,7 +178,7 @@ declare module 'fuse-native' {
      * patched: what the build supports. nullPath: ops with a file handle may get '' as the path (the
      * file was unlinked while open), so mounting with hard_remove is safe.
      */
-    static readonly features: { readonly nullPath: boolean; readonly invalidate?: boolean };
+    static readonly features: { readonly nullPath: boolean; readonly invalidate?: boolean; readonly store?: boolean };
   }
   export = Fuse;
 }

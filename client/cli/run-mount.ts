@@ -108,6 +108,7 @@ export async function runMount(a: MountArgs): Promise<number> {
       if (mountedNow(a.mountpoint)) await mounted.unmount().catch((e: Error) => log.warn(`unmount: ${e.message}`));
       await client.close();
       log.info(`requests sent: ${client.describeCounts()}`);
+      log.info(`read data put into the kernel's page cache: ${mounted.describePages()}`);
       log.info('unmounted');
       resolve(0);
     };

@@ -118,6 +118,14 @@ export class FuseMount {
     }));
   }
 
+  /** Put file data into the kernel's page cache of `ino` at `off`. Resolves with the kernel nodes reached. */
+  storeData(ino: number, off: number, data: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => this.fuse.storeInode(ino, off, data, (res, nodes) => {
+      if (res === 0 || res === -osConstants.errno.ENOTCONN) resolve(nodes);
+      else reject(new Error(`kernel refused data for inode ${ino} at ${off}: ${errnoName(res) ?? res}`));
+    }));
+  }
+
   /** How many kernel nodes (names the kernel holds) the channel knows; -1 without the kernel view. */
   kernelNodes(): number {
     return this.fuse.kernelNodes();

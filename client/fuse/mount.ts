@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/log.js';
 import { KERNEL_CACHE_SEC, KernelCache } from '../vfs/kernel-cache.js';
+import { KernelPages } from '../vfs/kernel-pages.js';
 import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { makeOperations, type CallerSource } from './adapter.js';
@@ -65,6 +66,8 @@ export interface MountedFs {
   unmount(): Promise<void>;
   /** How many kernel nodes (names the kernel holds) the mount's channel knows; for tests. */
   kernelNodes(): number;
+  /** What random reads put into the kernel's page cache (kernel-pages.ts), for the log at unmount. */
+  describePages(): string;
 }
 
 /** Whether the binding tells us who calls (fuse_get_context()); without it every op runs as this process's user. */
@@ -75,6 +78,11 @@ export function hasCallerContext(): boolean {
 /** Whether the binding passes a null path (instead of failing) for ops on an unlinked open file. */
 export function nullPathSupported(): boolean {
   return (Fuse as unknown as { features?: { nullPath?: boolean } }).features?.nullPath === true;
+}
+
+/** Whether the binding can put data into the kernel's page cache (FUSE_NOTIFY_STORE). */
+export function storeSupported(): boolean {
+  return (Fuse as unknown as { features?: { store?: boolean } }).features?.store === true;
 }
 
 /** The caller of the current request, if the binding exposes fuse_get_context(). */
@@ -94,6 +102,13 @@ export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?:
   }, log.child('kernel-cache'));
   // Strict mounts cache no attributes or names, but keep pages while a file stays open: lock grants drop them.
   if (!s.strict) vfs.attachKernel(kernel);
+  // Random reads fill the page cache around the page asked for, where it is kept across opens.
+  const pages = !s.strict && !s.directIo && storeSupported() ? new KernelPages({ storeData: (ino, off, data) => m.storeData(ino, off, data) }, log.child('kernel-pages')) : undefined;
+  if (pages) vfs.files.attachPages(pages);
   locks?.attachKernel(kernel);
-  return { unmount: () => m.unmount(), kernelNodes: () => m.kernelNodes() };
+  return {
+    unmount: () => m.unmount(),
+    kernelNodes: () => m.kernelNodes(),
+    describePages: () => pages ? `${pages.stats.stores} stores, ${(pages.stats.bytes / 2 ** 20).toFixed(1)} MiB (${pages.stats.stale} skipped as stale, ${pages.stats.failed} failed)` : 'off',
+  };
 }

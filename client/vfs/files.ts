@@ -4,7 +4,8 @@ import { compareTime, timeFromMs } from '../../shared/time.js';
 import type { OpenLayout } from '../../shared/protocol/ops.js';
 import type { Attr, Ino } from '../../shared/types.js';
 import { Compactor } from './compact.js';
-import { FileReader } from './reader.js';
+import { STORE_WINDOW_BYTES, type KernelPages } from './kernel-pages.js';
+import { FileReader, type Around } from './reader.js';
 import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
 import { FileWriter } from './writer.js';
@@ -17,6 +18,8 @@ export interface InodeState {
   writer: FileWriter;
   reader: FileReader;
   handles: number;
+  /** Handles open for writing: while there are any, no read data is put into the kernel's page cache. */
+  writers: number;
 }
 
 export interface Handle {
@@ -39,6 +42,8 @@ export class Files {
   onAttr: (a: Attr) => void = () => {};
 
   readonly compactor: Compactor;
+  /** Puts read data into the kernel's page cache, on mounts that keep it (attachPages). */
+  private pages: KernelPages | undefined;
 
   constructor(private readonly o: VfsOptions) {
     this.compactor = new Compactor(o);
@@ -68,10 +73,11 @@ export class Files {
     if (!st) {
       const writer = new FileWriter(attr.ino, this.o);
       writer.compactor = this.compactor;
-      st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0 };
+      st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0, writers: 0 };
       const s = st;
       writer.onCommitted = (a, chunks) => {
         s.reader.invalidate(chunks);
+        this.pages?.fence(a.ino);
         s.reader.version = a.version;
         this.noteAttr(a);
         this.onAttr(a);
@@ -95,6 +101,7 @@ export class Files {
     st.reader.revalidate(attr.version);
     if (attr.chunk0 && !st.writer.dirty) st.reader.offerLayout(0, attr.chunk0);
     st.handles++;
+    if ((flags & O_ACCMODE) !== O_RDONLY) st.writers++;
     while (this.handles.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) % HANDLES_MAX;
     const fd = this.nextFd++;
     this.handles.set(fd, { fd, ino: attr.ino, flags });
@@ -150,9 +157,14 @@ export class Files {
     if (off >= size || len <= 0) return Buffer.alloc(0);
     const n = Math.min(len, size - off);
     const pending = st.writer.runs.slice(); // before awaiting: a commit during the read must not hide these bytes
-    const buf = await st.reader.read(off, n, st.attr.size);
+    // The kernel's pages of a file written here are the writer's: only others' data is stored.
+    const pages = st.writers === 0 && !st.writer.dirty ? this.pages : undefined;
+    const snap = pages?.snapshot() ?? 0;
+    const around: Around | undefined = pages ? { unit: STORE_WINDOW_BYTES } : undefined;
+    const buf = await st.reader.read(off, n, st.attr.size, around);
     st.writer.overlay(buf, off, pending);
     st.writer.overlay(buf, off); // and writes that arrived while we waited
+    if (around?.buf && st.writers === 0 && !st.writer.dirty) pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);
     return buf;
   }
 
@@ -186,12 +198,32 @@ export class Files {
     const st = this.inodes.get(h.ino);
     if (!st) return null;
     st.handles--;
+    if ((h.flags & O_ACCMODE) !== O_RDONLY) st.writers--;
     try {
       await st.writer.flush();
     } finally {
       if (st.handles === 0 && !st.writer.dirty) this.inodes.delete(h.ino);
     }
     return st.handles === 0 ? h.ino : null;
+  }
+
+  /** The mount keeps pages in the kernel: random reads fill it around the page asked for (kernel-pages.ts). */
+  attachPages(p: KernelPages): void {
+    this.pages = p;
+  }
+
+  /**
+   * Call after an open, a truncate or a lock grant has taken effect here and before answering the
+   * kernel: read data stored into the kernel's page cache from now on is at least as new.
+   */
+  settlePages(ino: Ino): Promise<void> {
+    return this.pages?.settle(ino) ?? Promise.resolve();
+  }
+
+  /** Another mount changed `ino` (undefined: anything): data read before now is not stored into the kernel's page cache. */
+  fencePages(ino?: Ino): void {
+    if (ino === undefined) this.pages?.fenceAll();
+    else this.pages?.fence(ino);
   }
 
   /** After a truncate: cached contents are gone and the size is the new one. */

@@ -216,11 +216,15 @@ export class VfsLocks {
   }
 
   private async revalidate(ino: Ino): Promise<void> {
-    await this.kernel?.dropInodeData(ino);
+    // This mount's cached chunks go first, and pages of reads made before the grant must land before
+    // the kernel's are dropped (kernel-pages.ts), so nothing older than the grant is kept anywhere.
     const st = this.files.inodes.get(ino);
-    if (!st) return;
-    st.reader.invalidate();
-    this.files.effective(await this.cluster.meta('getattr', { ino })); // takes the fresh size and version
+    if (st) {
+      st.reader.invalidate();
+      this.files.effective(await this.cluster.meta('getattr', { ino })); // takes the fresh size and version
+    }
+    await this.files.settlePages(ino);
+    await this.kernel?.dropInodeData(ino);
   }
 
   private remember(ino: Ino, owner: string): void {

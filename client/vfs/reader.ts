@@ -21,6 +21,17 @@ const READAHEAD_ENV = (() => {
   return Number.isFinite(n) && n > 0 ? n : undefined;
 })();
 
+/**
+ * Asks a random read to assemble the aligned `unit`-byte window around its bytes (clipped to the
+ * size); when it did, `buf` holds the window and `off` where it starts (the read's bytes are a view
+ * of it).
+ */
+export interface Around {
+  unit: number;
+  off?: number;
+  buf?: Buffer;
+}
+
 interface Layout {
   slices: Slice[];
   size: number;
@@ -103,12 +114,22 @@ export class FileReader {
    * The committed bytes of [off, off+len) (the caller clips to the file size). Sequential readers are
    * served from whole units, and the units after them are fetched in the background.
    */
-  async read(off: number, len: number, size: number): Promise<Buffer> {
+  async read(off: number, len: number, size: number, around?: Around): Promise<Buffer> {
     const sequential = off === this.nextSeqOff || off === 0;
     this.seqRun = sequential ? this.seqRun + 1 : 0;
     this.nextSeqOff = off + len;
     // Random small reads fetch just their bytes, unless read-ahead already holds (or is fetching) them.
-    if (!sequential && len < READ_UNIT_BYTES / 2 && !this.units.has(Math.floor(off / READ_UNIT_BYTES))) return this.assemble(off, len);
+    if (!sequential && len < READ_UNIT_BYTES / 2 && !this.units.has(Math.floor(off / READ_UNIT_BYTES))) {
+      if (!around) return this.assemble(off, len);
+      // The aligned window around them costs the same (the block cache fetches it whole): the caller
+      // hands the rest to the kernel's page cache.
+      const w0 = Math.floor(off / around.unit) * around.unit;
+      const w1 = Math.min(size, Math.ceil((off + len) / around.unit) * around.unit);
+      if (w0 >= w1 || off + len > w1) return this.assemble(off, len);
+      around.off = w0;
+      around.buf = await this.assemble(w0, w1 - w0);
+      return around.buf.subarray(off - w0, off - w0 + len);
+    }
     const out = Buffer.alloc(len);
     const first = Math.floor(off / READ_UNIT_BYTES);
     const last = Math.floor((off + len - 1) / READ_UNIT_BYTES);

@@ -72,11 +72,13 @@ export class Vfs {
   remoteChanged(c: { inos?: readonly Ino[]; entries?: readonly (readonly [Ino, string])[]; all?: boolean }): Promise<void> {
     const drops: Promise<void>[] = [];
     if (c.all) {
+      this.files.fencePages();
       this.paths.clear();
       this.xattrs.clear();
       if (this.kernel) drops.push(this.kernel.dropAll());
     }
     for (const ino of c.inos ?? []) {
+      this.files.fencePages(ino);
       this.attrStale(ino);
       this.xattrs.forgetIno(ino);
       if (this.kernel) drops.push(this.kernel.dropInode(ino));
@@ -249,7 +251,10 @@ export class Vfs {
     if (change.size !== undefined || change.mtime !== undefined || change.atime !== undefined) await this.files.flushIno(ino);
     const attr = await this.o.cluster.meta('setattr', args);
     this.attrChanged(attr);
-    if (change.size !== undefined) this.files.truncated(attr);
+    if (change.size !== undefined) {
+      this.files.truncated(attr);
+      await this.files.settlePages(ino); // no page of the old contents may land after the kernel's cut
+    }
     return this.files.effective(attr);
   }
 
@@ -328,7 +333,7 @@ export class Vfs {
     this.paths.remember(path, fresh);
     this.attrChanged(fresh);
     await this.kernel?.settle(fresh.ino); // close-to-open: another mount's close shows in fresh
-    return this.files.add(fresh, flags);
+    return this.added(fresh, flags);
   }
 
   /** Registers the open with the session (so an unlinked file lives until its last close) and revalidates. */
@@ -341,7 +346,18 @@ export class Vfs {
     this.attrChanged(fresh);
     if (flags & O_TRUNC) this.files.truncated(fresh);
     await this.kernel?.settle(fresh.ino); // close-to-open: another mount's close shows in fresh
-    return this.files.add(fresh, flags);
+    return this.added(fresh, flags);
+  }
+
+  /**
+   * The handle of an open that revalidated `attr`. The open's answer may make the kernel drop the
+   * file's pages (auto_cache: mtime or size moved), so pages of reads made before it must have
+   * landed by then, and later ones are refused (kernel-pages.ts).
+   */
+  private async added(attr: Attr, flags: number): Promise<number> {
+    const fd = this.files.add(attr, flags);
+    await this.files.settlePages(attr.ino);
+    return fd;
   }
 
   create(ctx: OpContext, path: string, mode: number, flags = O_CREAT): Promise<FsResult<number>> {
