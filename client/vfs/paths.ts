@@ -3,7 +3,12 @@ import { NAME_BYTES_MAX } from '../../shared/limits.js';
 import { ROOT_INO, S_IFDIR, S_IFMT, type Attr, type Ino } from '../../shared/types.js';
 import type { ClusterApi, VfsClock } from './types.js';
 
-const ENTRIES_MAX = 20_000;
+/**
+ * Names cached at most: enough for a directory of 100,000 files swept by stat after the kernel dropped
+ * its dentries (the soak's scale check) without a round trip per name; ~490 B each (measured with
+ * 100,000 one-name files), so ~70 MB when full. The oldest sixteenth goes when it is full.
+ */
+export const ENTRIES_MAX = 150_000;
 /** The names libfuse 2.9 gives open files it "unlinks" by renaming (".fuse_hidden" + 8 + 8 hex digits). */
 const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
 
@@ -30,7 +35,8 @@ interface Entry {
  */
 export class PathCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly byIno = new Map<Ino, Set<string>>();
+  /** Inode → its cached path, or paths when it has several (hard links): a Set per inode cost ~150 B each. */
+  private readonly byIno = new Map<Ino, string | Set<string>>();
   /** libfuse's hidden names of files unlinked while open here → their inodes (see Vfs.rename). */
   private readonly hidden = new Map<string, Ino>();
   /** Per directory inode: changes of its entries by this mount in flight, and how many ever began. */
@@ -113,20 +119,32 @@ export class PathCache {
 
   remember(path: string, attr: Attr): void {
     if (this.ttlMs <= 0) return;
+    this.drop(path); // re-inserted: the map's order is the order of insertion, oldest first
     if (this.entries.size >= ENTRIES_MAX) {
-      this.entries.clear();
-      this.byIno.clear();
+      // Insertion order, not use: a hit costs no reordering, and a sweep larger than the cache would
+      // defeat LRU as much as it defeats this.
+      let n = ENTRIES_MAX >> 4;
+      for (const k of this.entries.keys()) {
+        if (n-- <= 0) break;
+        this.drop(k);
+      }
     }
-    this.unindex(path);
     this.entries.set(path, { ino: attr.ino, attr, expiresMs: this.clock.nowMs() + this.ttlMs });
-    let set = this.byIno.get(attr.ino);
-    if (!set) this.byIno.set(attr.ino, (set = new Set()));
-    set.add(path);
+    const cur = this.byIno.get(attr.ino);
+    if (cur === undefined) this.byIno.set(attr.ino, path);
+    else if (typeof cur === 'string') { if (cur !== path) this.byIno.set(attr.ino, new Set([cur, path])); }
+    else cur.add(path);
+  }
+
+  /** The cached paths of an inode. */
+  private pathsOf(ino: Ino): string[] {
+    const cur = this.byIno.get(ino);
+    return cur === undefined ? [] : typeof cur === 'string' ? [cur] : [...cur];
   }
 
   /** New attributes of an inode (setattr, commit, link): every name of it sees them. */
   updated(attr: Attr): void {
-    for (const p of this.byIno.get(attr.ino) ?? []) {
+    for (const p of this.pathsOf(attr.ino)) {
       const e = this.entries.get(p);
       if (e && (!e.attr || e.attr.version <= attr.version)) e.attr = attr; // replies may arrive out of order
     }
@@ -134,7 +152,7 @@ export class PathCache {
 
   /** Drops the name `name` in directory inode `parent`, under every path of the directory, and all below it. */
   forgetEntry(parent: Ino, name: string): void {
-    const dirs = new Set(this.byIno.get(parent) ?? []);
+    const dirs = new Set(this.pathsOf(parent));
     if (parent === ROOT_INO) dirs.add('/');
     for (const d of dirs) {
       const path = d === '/' ? `/${name}` : `${d}/${name}`;
@@ -153,7 +171,7 @@ export class PathCache {
   /** Drops what is cached about an inode under any of its names (its link count or ctime changed). */
   forgetIno(ino: Ino | undefined): void {
     if (ino === undefined) return;
-    for (const p of [...(this.byIno.get(ino) ?? [])]) this.drop(p);
+    for (const p of this.pathsOf(ino)) this.drop(p);
   }
 
   /**
@@ -205,8 +223,12 @@ export class PathCache {
   private unindex(path: string): void {
     const e = this.entries.get(path);
     if (!e) return;
-    const set = this.byIno.get(e.ino);
-    set?.delete(path);
-    if (set && set.size === 0) this.byIno.delete(e.ino);
+    const cur = this.byIno.get(e.ino);
+    if (cur === path) this.byIno.delete(e.ino);
+    else if (cur instanceof Set) {
+      cur.delete(path);
+      if (cur.size === 1) this.byIno.set(e.ino, cur.values().next().value!);
+      else if (cur.size === 0) this.byIno.delete(e.ino);
+    }
   }
 }

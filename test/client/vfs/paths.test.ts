@@ -1,0 +1,58 @@
+// The client's path cache (client/vfs/paths.ts): it must hold a directory of 100,000 names, evict
+// its oldest names when full (not everything), and keep hard links' several paths per inode right.
+import t from 'tap';
+import { ENTRIES_MAX, PathCache } from '../../../client/vfs/paths.js';
+import type { Attr } from '../../../shared/types.js';
+import type { ClusterApi } from '../../../client/vfs/types.js';
+
+const attr = (ino: number, nlink = 1): Attr => ({
+  ino, type: 'file', mode: 0o100644, uid: 0, gid: 0, nlink, size: 0, rdev: 0,
+  atime: [1, 0], mtime: [1, 0], ctime: [1, 0], version: 1,
+});
+const cache = () => new PathCache({} as ClusterApi, { nowMs: () => 1000 }, 60_000);
+
+t.test('100,000 names of one directory all stay cached', async (t) => {
+  const pc = cache();
+  for (let i = 0; i < 100_000; i++) pc.remember(`/many/f${i}`, attr(10 + i));
+  let missing = 0;
+  for (let i = 0; i < 100_000; i++) if (pc.cachedIno(`/many/f${i}`) !== 10 + i) missing++;
+  t.equal(missing, 0);
+});
+
+t.test('when full, the oldest names go, not all of them', async (t) => {
+  const pc = cache();
+  for (let i = 0; i < ENTRIES_MAX + 1; i++) pc.remember(`/d/f${i}`, attr(10 + i));
+  t.equal(pc.cachedIno('/d/f0'), undefined, 'the oldest is gone');
+  t.equal(pc.cachedIno(`/d/f${ENTRIES_MAX}`), 10 + ENTRIES_MAX, 'the newest is there');
+  t.equal(pc.cachedIno(`/d/f${ENTRIES_MAX - 1000}`), 10 + ENTRIES_MAX - 1000, 'recent ones stay');
+  // A name remembered again moves to the young end.
+  const pc2 = cache();
+  pc2.remember('/d/keep', attr(5));
+  for (let i = 0; i < ENTRIES_MAX - 1; i++) pc2.remember(`/d/g${i}`, attr(10 + i));
+  pc2.remember('/d/keep', attr(5));
+  pc2.remember('/d/one-more', attr(4));
+  t.equal(pc2.cachedIno('/d/keep'), 5, 'refreshed before the eviction');
+  t.equal(pc2.cachedIno('/d/g0'), undefined);
+});
+
+t.test('an inode with several names: updates reach each, forgetting the inode drops each', async (t) => {
+  const pc = cache();
+  pc.remember('/a', attr(7, 2));
+  pc.remember('/b', attr(7, 2));
+  const newer = { ...attr(7, 3), version: 2 };
+  pc.updated(newer);
+  t.equal((await pc.attr('/a')).nlink, 3);
+  t.equal((await pc.attr('/b')).nlink, 3);
+  pc.forget('/a');
+  pc.updated({ ...attr(7, 1), version: 3 });
+  t.equal((await pc.attr('/b')).nlink, 1, 'the remaining name still follows the inode');
+  pc.remember('/c', attr(7, 2));
+  pc.forgetIno(7);
+  t.equal(pc.cachedIno('/b'), undefined);
+  t.equal(pc.cachedIno('/c'), undefined);
+  // The same path remembered for another inode leaves the old inode's index.
+  pc.remember('/x', attr(8));
+  pc.remember('/x', attr(9));
+  pc.forgetIno(8);
+  t.equal(pc.cachedIno('/x'), 9);
+});
