@@ -61,7 +61,9 @@ export class BlockIo {
       const lastErr = await this.putPass(id, data, this.ranking(id), r, need, stored);
       if (stored.size >= need) return;
       if (this.clock.nowMs() >= deadline) {
-        throw new RpcError('UNAVAILABLE', `block ${id}: ${stored.size}/${need} replicas stored after ${this.retryMsMax} ms: ${(lastErr as Error)?.message}`);
+        // Full disks are what the application must hear about (ENOSPC), not a generic outage.
+        const code = lastErr instanceof RpcError && lastErr.code === 'ENOSPC' ? 'ENOSPC' : 'UNAVAILABLE';
+        throw new RpcError(code, `block ${id}: ${stored.size}/${need} replicas stored after ${this.retryMsMax} ms: ${(lastErr as Error)?.message}`);
       }
       await this.clock.sleep(backoffMs(attempt));
     }

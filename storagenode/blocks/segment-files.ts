@@ -77,7 +77,9 @@ export class SegmentFiles {
     const fh = await this.handle(n);
     const want = bufs.reduce((k, b) => k + b.length, 0);
     const { bytesWritten } = await fh.writev(bufs, pos);
-    assert(bytesWritten === want, `segment ${n}: wrote ${bytesWritten} of ${want} bytes`);
+    // libuv retries partial writes itself, so a short count means the next write failed: the disk is
+    // full (the caller writes the same place again next time, so the partial record is overwritten).
+    if (bytesWritten !== want) throw Object.assign(new Error(`segment ${n}: wrote ${bytesWritten} of ${want} bytes: the disk is full`), { code: 'ENOSPC' });
   }
 
   async datasync(n: number): Promise<void> {

@@ -285,6 +285,10 @@ function makeBlockHandlers(d: HandlerDeps): (op: 'blockPut' | 'blockGet' | 'bloc
     }
     if (name === 'BlockConflictError') return { ok: false, code: 'EEXIST', message: (e as Error).message };
     if (name === 'BlockStoreClosedError') return { ok: false, code: 'UNAVAILABLE', message: 'node is shutting down' };
+    if ((e as { code?: unknown })?.code === 'ENOSPC') {
+      d.log.warn(`${op}: no space left on this node's disk: ${(e as Error).message}`);
+      return { ok: false, code: 'ENOSPC', message: `${op}: no space left on node ${d.selfId}` };
+    }
     d.log.error(`${op} failed: ${(e as Error)?.stack ?? e}`);
     return { ok: false, code: 'EIO', message: `${op}: ${(e as Error)?.message ?? e}` };
   };

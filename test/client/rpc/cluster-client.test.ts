@@ -120,6 +120,18 @@ t.test('rpc: putBlock fails (EIO) when no quorum can be reached in time', async 
   await c.close();
 });
 
+t.test('rpc: putBlock fails with ENOSPC, not EIO, when the replicas it reached are full', async (t) => {
+  const handlers = Object.fromEntries(MEMBERS.map((m, i) => [m.url, (op: string, a: Record<string, unknown>) => {
+    if (op === 'blockPut' && i > 0) throw new RpcError('ENOSPC', 'no space left on node');
+    return op === 'blockPut' ? {} : session(op, a);
+  }]));
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock, retryMsMax: 100, connector: fakeCluster(handlers) });
+  await c.start();
+  const e = await c.putBlock('0000000000a-0123456789abcdef', Buffer.from('x')).catch((x: unknown) => x);
+  t.equal(toErrno(e), 'ENOSPC');
+  await c.close();
+});
+
 t.test('rpc: closes are queued and ride along with the next namespace change, or go alone together', async (t) => {
   const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
   const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
