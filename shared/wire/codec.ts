@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { isErrorCode } from '../errno.js';
 import { FRAME_BYTES_MAX, OP_NAME_BYTES_MAX } from '../limits.js';
+import { encodeDataReplyInPlace } from './data-reply.js';
 import type { ErrReply, Frame, OkReply, Push, Request } from './envelope.js';
 
 /** Why a frame was refused. Stable codes, so tests and logs can match on them. */
@@ -27,7 +28,17 @@ export class ProtocolError extends Error {
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number' });
 
 export function encodeFrame(frame: Frame): Buffer {
-  return packr.pack(frame);
+  const data = dataReplyPayload(frame);
+  return (data && encodeDataReplyInPlace((frame as OkReply).id, data)) || packr.pack(frame);
+}
+
+/** The payload of a reply shaped {id, ok: true, result: {data: bytes}} (data-reply.ts frames it in place). */
+function dataReplyPayload(frame: Frame): Uint8Array | null {
+  if (!('ok' in frame) || frame.ok !== true) return null;
+  const r = frame.result as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null || !(r.data instanceof Uint8Array)) return null;
+  for (const k in r) if (k !== 'data') return null;
+  return r.data;
 }
 
 /** Decodes and checks the envelope's shape; op arguments are checked later against the op's schema. */

@@ -5,6 +5,7 @@ import { isBlockId } from '../../shared/block-id.js';
 import { BLOCK_BYTES_MAX } from '../../shared/limits.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import type { BlockId } from '../../shared/types.js';
+import { DATA_REPLY_PREFIX_BYTES_MAX, lendRoom } from '../../shared/wire/data-reply.js';
 import { BatchPlan, type BlobReq, type Cur, type Settle, type Verdict } from './blob-batch.js';
 import { BlobCompactor, type CompactorOptions } from './blob-compactor.js';
 import { BlobIndex, INDEX_FORMAT, ops, type SegLive } from './blob-index.js';
@@ -126,8 +127,7 @@ export class BlobBlockStore implements BlockStore {
       }
       const rec = await this.files.read(loc.seg, loc.off, recordBytes(loc));
       if (rec === null) continue;
-      const data = openSegmentRecord(id, loc, rec);
-      return data.subarray(start, end);
+      return ownView(rec, openSegmentRecord(id, loc, rec).subarray(start, end));
     }
     this.checkOpen('get');
     throw new BlockCorruptError(id, 'its segment file is missing');
@@ -139,11 +139,12 @@ export class BlobBlockStore implements BlockStore {
     if (from <= loc.headBytes + NEAR_HEAD_BYTES) {
       const rec = await this.files.read(loc.seg, loc.off, to);
       if (rec === null) return null;
-      return openSegmentRange(id, loc, rec, rec.subarray(Math.min(from, rec.length)), start, end);
+      return ownView(rec, openSegmentRange(id, loc, rec, rec.subarray(Math.min(from, rec.length)), start, end));
     }
-    const [head, body] = await Promise.all([this.files.read(loc.seg, loc.off, loc.headBytes), this.files.read(loc.seg, loc.off + from, to - from)]);
+    const room = DATA_REPLY_PREFIX_BYTES_MAX;
+    const [head, body] = await Promise.all([this.files.read(loc.seg, loc.off, loc.headBytes), this.files.read(loc.seg, loc.off + from, to - from, room)]);
     if (head === null || body === null) return null;
-    return openSegmentRange(id, loc, head, body, start, end);
+    return ownView(body, openSegmentRange(id, loc, head, body, start, end), room);
   }
 
   async has(id: BlockId): Promise<boolean> {
@@ -277,6 +278,16 @@ export class BlobBlockStore implements BlockStore {
       isOpen: () => !this.closed,
     };
   }
+}
+
+/**
+ * `view` (a part of `buf`, which this get allocated and nobody else holds) with the bytes of `buf`
+ * before it (the checked head, ranges not asked for, `headroom` left by the read) lent to the reply's framing: the node then
+ * sends a block without copying it (shared/wire/data-reply.ts).
+ */
+function ownView(buf: Buffer, view: Buffer, headroom = 0): Buffer {
+  lendRoom(view, view.byteOffset - buf.byteOffset + headroom);
+  return view;
 }
 
 /** A ranged read whose first range starts this close to the record's head reads both in one go. */

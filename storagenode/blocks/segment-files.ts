@@ -51,21 +51,24 @@ export class SegmentFiles {
     await syncDir(this.dir);
   }
 
-  /** Positional read of `len` bytes; shorter at the end of the file; null if the segment was retired. */
-  async read(n: number, off: number, len: number): Promise<Buffer | null> {
+  /**
+   * Positional read of `len` bytes; shorter at the end of the file; null if the segment was retired.
+   * With `headroom`, the returned bytes have that many unused bytes before them in their buffer.
+   */
+  async read(n: number, off: number, len: number, headroom = 0): Promise<Buffer | null> {
     const s = this.segs.get(n);
     if (!s) return null;
     s.refs++;
     try {
       const fh = await this.fh(n, s);
-      const buf = Buffer.allocUnsafe(len);
+      const buf = Buffer.allocUnsafe(headroom + len);
       let got = 0;
       while (got < len) {
-        const { bytesRead } = await fh.read(buf, got, len - got, off + got);
+        const { bytesRead } = await fh.read(buf, headroom + got, len - got, off + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return got === len ? buf : buf.subarray(0, got);
+      return headroom === 0 && got === len ? buf : buf.subarray(headroom, headroom + got);
     } finally {
       s.refs--;
       if (s.retired && s.refs === 0) await closeSeg(s);

@@ -4,6 +4,8 @@ import { crc32 } from 'node:zlib';
 import { BlobBlockStore } from '../../../storagenode/blocks/blob-store.js';
 import { BlockCorruptError } from '../../../storagenode/blocks/block-store.js';
 import { blockChecksums, crc32Combine, RANGE_BYTES } from '../../../storagenode/blocks/segment-record.js';
+import { decodeFrame, encodeFrame } from '../../../shared/wire/codec.js';
+import { DATA_REPLY_PREFIX_BYTES_MAX, roomOf } from '../../../shared/wire/data-reply.js';
 import { bytes, id, tempDir } from './block-store-suite.js';
 import { encodeV1Head, findRecord, flipRecordByte, scanSegments } from './segment-tools.js';
 
@@ -100,4 +102,23 @@ t.test('blob ranges: version 1 records (no range table) still read, verify whole
   t.same(Buffer.from((await s.get(old, 299_990, 100))!), data.subarray(299_990));
   t.same(Buffer.from((await s.get(n, 299_990, 100))!), data.subarray(299_990));
   t.same(scanSegments(dir).filter((r) => r.id === old).map((r) => r.headBytes), [32 + old.length]);
+});
+
+t.test('blob ranges: a get lends the bytes before the block to the reply, which then frames it without a copy', async (t) => {
+  const s = await open(tempDir(t));
+  t.teardown(() => s.close());
+  const b = id(), data = randomBytes(4 * 1024 * 1024);
+  await s.put(b, data);
+  const far = 3 * RANGE_BYTES + 5; // past NEAR_HEAD_BYTES: head and body read apart
+  for (const [what, off, len] of [['whole', 0, data.length], ['near the head', 100, RANGE_BYTES + 7], ['far from the head', far, 2 * RANGE_BYTES]] as const) {
+    const got = (await s.get(b, off, len))!;
+    t.same(got, data.subarray(off, off + len), `${what}: bytes`);
+    t.ok(roomOf(got) >= DATA_REPLY_PREFIX_BYTES_MAX, `${what}: ${roomOf(got)} bytes of room lent`);
+    const frame = encodeFrame({ id: 77, ok: true, result: { data: got } });
+    t.equal(frame.buffer, got.buffer, `${what}: framed in place`);
+    t.same(decodeFrame(frame), { id: 77, ok: true, result: { data: data.subarray(off, off + len) } }, `${what}: the frame decodes to the block's bytes`);
+  }
+  // The next get reads its own buffer: the framing of one reply never touches another's bytes.
+  const again = (await s.get(b))!;
+  t.same(again, data);
 });
