@@ -65,6 +65,45 @@ export class BlockCache {
     }
   }
 
+  /**
+   * Bytes [off, off + len) of block `id` as one view of the buffer a fetch returned, without copying
+   * them (a sequential read unit that one block covers), or null when the cache holds them only in
+   * pieces of different fetches (the caller then copies them with read()). The view must not be
+   * written to: its bytes are the cache's. It may keep the whole fetched buffer alive, which is what
+   * the caller's own copy would have cost.
+   */
+  async view(id: BlockId, off: number, len: number, lo: number, hi: number, fetch: FetchRange): Promise<Buffer | null> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const span = this.span(id, off, off + len, attempt === 0);
+      if (attempt === 0) this.stats[span === undefined ? 'misses' : 'hits']++;
+      if (span !== undefined) return span;
+      if (this.budgetBytes <= 0) return null;
+      await this.fill(id, off, off + len, lo, hi, fetch);
+    }
+    return null;
+  }
+
+  /**
+   * The cached pieces of [off, end) as one view when they are contiguous in one buffer; null when all
+   * are cached but not contiguous; undefined when some are missing.
+   */
+  private span(id: BlockId, off: number, end: number, touch: boolean): Buffer | null | undefined {
+    let buf: ArrayBufferLike | null = null, start = 0, next = 0, contiguous = true;
+    for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) {
+      const base = u * CACHE_UNIT_BYTES;
+      const a = Math.max(off, base) - base, b = Math.min(end, base + CACHE_UNIT_BYTES) - base;
+      const p = this.get(id, u, touch);
+      if (!p || p.start > a || p.end < b) return undefined;
+      const at = p.buf.byteOffset + (a - p.start);
+      if (buf === null) {
+        buf = p.buf.buffer;
+        start = at;
+      } else if (p.buf.buffer !== buf || at !== next) contiguous = false;
+      next = at + (b - a);
+    }
+    return contiguous && buf !== null ? Buffer.from(buf, start, end - off) : null;
+  }
+
   /** Drops everything (tests; a mount that wants its memory back). */
   clear(): void {
     this.pieces.clear();

@@ -161,7 +161,9 @@ export class Files {
     const pages = st.writers === 0 && !st.writer.dirty ? this.pages : undefined;
     const snap = pages?.snapshot() ?? 0;
     const around: Around | undefined = pages ? { unit: STORE_WINDOW_BYTES } : undefined;
-    const buf = await st.reader.read(off, n, st.attr.size, around);
+    // Without buffered writes to lay over it, the reader may hand out a view of its cached bytes.
+    let buf = await st.reader.read(off, n, st.attr.size, around, pending.length === 0);
+    if (pending.length === 0 && st.writer.runs.length > 0) buf = Buffer.from(buf); // writes came in: overlay our own copy
     st.writer.overlay(buf, off, pending);
     st.writer.overlay(buf, off); // and writes that arrived while we waited
     if (around?.buf && st.writers === 0 && !st.writer.dirty) pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);

@@ -114,7 +114,7 @@ export class FileReader {
    * The committed bytes of [off, off+len) (the caller clips to the file size). Sequential readers are
    * served from whole units, and the units after them are fetched in the background.
    */
-  async read(off: number, len: number, size: number, around?: Around): Promise<Buffer> {
+  async read(off: number, len: number, size: number, around?: Around, shared = false): Promise<Buffer> {
     const sequential = off === this.nextSeqOff || off === 0;
     this.seqRun = sequential ? this.seqRun + 1 : 0;
     this.nextSeqOff = off + len;
@@ -130,9 +130,19 @@ export class FileReader {
       around.buf = await this.assemble(w0, w1 - w0);
       return around.buf.subarray(off - w0, off - w0 + len);
     }
-    const out = Buffer.alloc(len);
     const first = Math.floor(off / READ_UNIT_BYTES);
     const last = Math.floor((off + len - 1) / READ_UNIT_BYTES);
+    if (shared && first === last) {
+      // Within one unit: a view of it, not a copy (the caller copies it into the FUSE reply anyway).
+      const b = await this.unit(first, size);
+      const a = off - first * READ_UNIT_BYTES;
+      if (this.seqRun >= 2) this.readAhead(last + 1, size);
+      if (a + len <= b.byteLength) return b.subarray(a, a + len);
+      const out = Buffer.alloc(len);
+      b.copy(out, 0, Math.min(a, b.byteLength));
+      return out;
+    }
+    const out = Buffer.alloc(len);
     const parts = [];
     for (let u = first; u <= last; u++) parts.push(this.unit(u, size).then((b) => ({ u, b })));
     for (const { u, b } of await Promise.all(parts)) {
@@ -150,16 +160,46 @@ export class FileReader {
     for (let u = fromUnit; u < fromUnit + units && u * READ_UNIT_BYTES < size; u++) void this.unit(u, size).catch(() => {});
   }
 
+  /** Unit u of the file: its bytes must not be written to (they may be the block cache's, see assembleUnit). */
   private unit(u: number, size: number): Promise<Buffer> {
     let p = this.units.get(u);
     if (!p) {
       const off = u * READ_UNIT_BYTES;
-      p = this.assemble(off, Math.max(0, Math.min(READ_UNIT_BYTES, size - off)));
+      p = this.assembleUnit(off, Math.max(0, Math.min(READ_UNIT_BYTES, size - off)));
       this.units.set(u, p);
       p.catch(() => { if (this.units.get(u) === p) this.units.delete(u); });
       while (this.units.size > UNITS_CACHED_MAX) this.units.delete(this.units.keys().next().value!);
     }
     return p;
+  }
+
+  /**
+   * A unit that one block range covers (a file written sequentially) is a view of the block cache's
+   * fetched buffer, not a copy of it (perf-reads.md, 2026-12-04); anything else is assembled.
+   */
+  private async assembleUnit(off: number, len: number): Promise<Buffer> {
+    const pieces = splitByChunk(off, len);
+    if (pieces.length === 1) {
+      const v = await this.viewOf(pieces[0]!.chunk, pieces[0]!.pos, len);
+      if (v) return v;
+    }
+    return this.assemble(off, len);
+  }
+
+  /** [pos, pos+len) of a chunk as a view of cached block bytes, when one slice covers it; else null. */
+  private async viewOf(chunk: number, pos: number, len: number): Promise<Buffer | null> {
+    const layout = await this.layout(chunk);
+    const segs = resolveSlices(layout.slices, pos, pos + len);
+    const src = segs.length === 1 && segs[0]!.len === len ? segs[0]!.src : undefined;
+    if (!src) return null;
+    const e = blockExtents(layout).get(src.block)!;
+    const fetch = (o: number, n: number) => this.o.cluster.getBlock(src.block, o, n, { missingFast: true });
+    try {
+      return await this.cache.view(src.block, src.off, len, e.lo, e.hi, fetch);
+    } catch (err) {
+      if (err instanceof BlockMissingError) return null; // assemble() reads the layout again
+      throw err;
+    }
   }
 
   /** Builds [off, off+len) from the chunk layouts: block ranges fetched in parallel, holes as zeros. */

@@ -155,3 +155,58 @@ t.test('vfs: a first-chunk layout carried by the open is used: a small file is r
   t.equal(carried, 1);
   t.equal((cluster.calls.get('readChunk') ?? 0) - before, 1, 'only the one the open carried');
 });
+
+t.test('block cache: view() hands out the fetched bytes without a copy; pieces of different fetches are not a view', async (t) => {
+  const c = new BlockCache(8 << 20, CACHE_UNIT_BYTES);
+  const b = block(4 << 20);
+  const v = await c.view('v1', 0, 4 << 20, 0, 4 << 20, b.fetch);
+  t.ok(v);
+  t.equal(v!.buffer, b.data.buffer, 'a view of the fetched buffer');
+  t.same(v, b.data);
+  t.same(b.asked, [[0, 4 << 20]], 'one fetch of the whole range');
+  t.same((await c.view('v1', 65_536, 100_000, 0, 4 << 20, b.fetch))?.buffer, b.data.buffer, 'a cached part: a view, no fetch');
+  t.equal(b.asked.length, 1);
+  // Two random misses fetched separately: held, but not contiguous in one buffer.
+  const d = block(1 << 20);
+  const own = async (off: number, len: number) => Buffer.from(await d.fetch(off, len));
+  await c.read('v2', 10, Buffer.alloc(10), 0, 1 << 20, own);
+  await c.read('v2', CACHE_UNIT_BYTES + 10, Buffer.alloc(10), 0, 1 << 20, own);
+  t.equal(await c.view('v2', 0, 2 * CACHE_UNIT_BYTES, 0, 1 << 20, own), null, 'not one buffer: the caller copies');
+  t.equal(d.asked.length, 2, 'and nothing was fetched again');
+});
+
+t.test('vfs: sequential reads are views of cached blocks; writes buffered on the handle never reach those bytes', async (t) => {
+  const cluster = await FakeCluster.create();
+  const a = await mountOn(cluster);
+  const v1 = randomBytes(8 << 20);
+  let fd = must(await a.create(ROOT, '/seq', 0o644, O_CREAT | O_RDWR));
+  must(await a.write(ROOT, fd, 0, v1));
+  must(await a.release(ROOT, fd));
+  const stored = new Map([...cluster.blocks].map(([k, v]) => [k, Buffer.from(v)]));
+  // Slow blocks: the read-ahead of the second block is still under way when the reader gets there.
+  const fast = cluster.getBlock.bind(cluster);
+  cluster.getBlock = async (...args) => { await new Promise((r) => setTimeout(r, 50)); return fast(...args); };
+  fd = must(await a.open(ROOT, '/seq', O_RDWR));
+  const first = must(await a.read(ROOT, fd, 0, 1 << 20));
+  t.same(first, v1.subarray(0, 1 << 20));
+  t.ok([...cluster.blocks.values()].some((blk) => blk.buffer === first.buffer), 'the read is a view of the fetched block (no copy)');
+  for (let m = 1; m < 4; m++) t.same(must(await a.read(ROOT, fd, m << 20, 1 << 20)), v1.subarray(m << 20, (m + 1) << 20));
+  // A write that arrives while a read waits for its block is laid over a copy, not over the cache.
+  const reading = a.read(ROOT, fd, 4 << 20, 1 << 20);
+  const patch = Buffer.alloc(4096, 0x5a);
+  must(await a.write(ROOT, fd, (4 << 20) + 100, patch));
+  const got = must(await reading);
+  t.same(got.subarray(100, 4196), patch, 'the read sees the write');
+  // Buffered writes before the read: the reader copies, the write shows, the cache stays as committed.
+  must(await a.write(ROOT, fd, 200, patch));
+  t.same(must(await a.read(ROOT, fd, 0, 1 << 20)).subarray(200, 4296), patch);
+  for (const [k, v] of stored) t.same(cluster.blocks.get(k), v, `block ${k} unchanged`);
+  must(await a.release(ROOT, fd));
+  fd = must(await a.open(ROOT, '/seq', O_RDONLY));
+  const after = must(await a.read(ROOT, fd, 0, 8 << 20));
+  const want = Buffer.from(v1);
+  patch.copy(want, 200);
+  patch.copy(want, (4 << 20) + 100);
+  t.same(after, want, 'after the close: committed writes, nothing else');
+  must(await a.release(ROOT, fd));
+});
