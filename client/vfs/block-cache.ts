@@ -77,7 +77,8 @@ export class BlockCache {
       const span = this.span(id, off, off + len, attempt === 0);
       if (attempt === 0) this.stats[span === undefined ? 'misses' : 'hits']++;
       if (span !== undefined) return span;
-      if (this.budgetBytes <= 0) return null;
+      // Partly cached: read() fetches only what is missing, and copies.
+      if (this.budgetBytes <= 0 || (attempt === 0 && this.holdsAny(id, off, off + len))) return null;
       await this.fill(id, off, off + len, lo, hi, fetch);
     }
     return null;
@@ -102,6 +103,11 @@ export class BlockCache {
       next = at + (b - a);
     }
     return contiguous && buf !== null ? Buffer.from(buf, start, end - off) : null;
+  }
+
+  private holdsAny(id: BlockId, off: number, end: number): boolean {
+    for (let u = Math.floor(off / CACHE_UNIT_BYTES); u * CACHE_UNIT_BYTES < end; u++) if (this.pieces.has(`${id}@${u}`)) return true;
+    return false;
   }
 
   /** Drops everything (tests; a mount that wants its memory back). */

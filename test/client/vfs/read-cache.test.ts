@@ -173,6 +173,8 @@ t.test('block cache: view() hands out the fetched bytes without a copy; pieces o
   await c.read('v2', CACHE_UNIT_BYTES + 10, Buffer.alloc(10), 0, 1 << 20, own);
   t.equal(await c.view('v2', 0, 2 * CACHE_UNIT_BYTES, 0, 1 << 20, own), null, 'not one buffer: the caller copies');
   t.equal(d.asked.length, 2, 'and nothing was fetched again');
+  t.equal(await c.view('v2', 0, 4 * CACHE_UNIT_BYTES, 0, 1 << 20, own), null, 'partly cached: the caller copies');
+  t.equal(d.asked.length, 2, 'without a fetch of the whole range here (read() fetches the missing part)');
 });
 
 t.test('vfs: sequential reads are views of cached blocks; writes buffered on the handle never reach those bytes', async (t) => {
