@@ -34,7 +34,8 @@ export function encodeFrame(frame: Frame): Buffer {
 
 /** The payload of a reply shaped {id, ok: true, result: {data: bytes}} (data-reply.ts frames it in place). */
 function dataReplyPayload(frame: Frame): Uint8Array | null {
-  if (!('ok' in frame) || frame.ok !== true) return null;
+  // Tests send anything through here (scalars, arrays): check the shape before looking inside.
+  if (typeof frame !== 'object' || frame === null || !('ok' in frame) || frame.ok !== true) return null;
   const r = frame.result as Record<string, unknown> | null;
   if (typeof r !== 'object' || r === null || !(r.data instanceof Uint8Array)) return null;
   for (const k in r) if (k !== 'data') return null;
