@@ -1,4 +1,5 @@
 import { makeBlockId } from '../../shared/block-id.js';
+import { prefixOf } from '../../shared/chunk-prefix.js';
 import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../shared/limits.js';
 import type { Attr, BlockId, Ino, Slice } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
@@ -21,13 +22,13 @@ const PIECES_IN_FLIGHT_MAX = 2; // new blocks being assembled at once: bounds me
  * big chunk would be rewritten again every COMPACT_SLICES_MIN slices (random 4 KiB writes over 64 MiB:
  * 1 MiB rewritten, times three replicas, per 4 KiB written). It waits until the chunk holds one slice
  * per this many bytes it would rewrite (at most BACKGROUND_SLICES_MAX, below SLICES_PER_CHUNK_MAX, where
- * EFBIG forces it).
+ * EFBIG forces it). Was 80 KiB with 1024 slices per chunk (docs/perf-writes.md, 2026-12-04).
  */
-const REWRITE_BYTES_PER_SLICE = 80 * 1024;
+const REWRITE_BYTES_PER_SLICE = 16 * 1024;
 /**
  * At most this many slices (a 64 MiB chunk reaches it): the compaction rewrites the chunk once per
- * ~750 small writes instead of ~500 (random 4 KiB writes were bound by that rewrite traffic), and
- * 256 slices, one commit group, may still land while it runs before the chunk is full (EFBIG).
+ * ~3800 small writes, and 256 slices, one commit group, may still land while it runs before the
+ * chunk is full (EFBIG).
  */
 const BACKGROUND_SLICES_MAX = SLICES_PER_CHUNK_MAX - 256;
 const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this many times
@@ -38,6 +39,8 @@ const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this m
  * 16 compactions held ~760 MB of live buffers in the client.
  */
 export const COMPACTIONS_RUNNING_MAX = 1;
+/** Chunks whose shortfall (Compactor.checkAfter) is remembered; past it the oldest is forgotten. */
+const NOT_WORTH_ENTRIES_MAX = 4096;
 
 /** A new block's place in the chunk and the old segments that fill it (null src: zeros). */
 export interface Piece {
@@ -228,6 +231,8 @@ export class Compactor {
   private readonly running = new Map<string, Entry>();
   private readonly queued = new Map<string, Promise<CompactOutcome>>();
   private readonly slots: CompactionSlots;
+  /** Per chunk that was not worth compacting yet: how many more slices it needed then. */
+  private readonly notWorth = new Map<string, number>();
   /** Told of the inode's attributes after a compaction (its version moved) and which chunk changed. */
   onCompacted: (attr: Attr, chunk: number) => void = () => {};
 
@@ -293,6 +298,25 @@ export class Compactor {
     return true;
   }
 
+  /**
+   * New slices this mount should add to the chunk before asking again: the last check's shortfall.
+   * Checking every COMPACT_SLICES_MIN slices read the whole layout (up to ~290 KB) and planned it ~60
+   * times per compaction of a 64 MiB chunk. Slices other mounts add make the guess late; EFBIG still
+   * compacts a full chunk at once.
+   */
+  checkAfter(ino: Ino, chunk: number): number {
+    return Math.max(COMPACT_SLICES_MIN, this.notWorth.get(`${ino}/${chunk}`) ?? 0);
+  }
+
+  private noteNotWorth(ino: Ino, chunk: number, shortfall: number): void {
+    const key = `${ino}/${chunk}`;
+    this.notWorth.delete(key);
+    if (shortfall <= COMPACT_SLICES_MIN) return;
+    this.notWorth.set(key, shortfall);
+    // Bounded: the oldest entry goes (its chunk is then checked every COMPACT_SLICES_MIN slices again).
+    if (this.notWorth.size > NOT_WORTH_ENTRIES_MAX) this.notWorth.delete(this.notWorth.keys().next().value!);
+  }
+
   /** Starts a compaction and does not wait for it; it gives up quietly (a debug line) on failure. */
   background(ino: Ino, chunk: number): void {
     void this.compact(ino, chunk).catch((e: unknown) => {
@@ -313,11 +337,13 @@ export class Compactor {
     if (slices.length < minSlices) return 'skipped';
     const plan = planCompaction(slices);
     if (plan.length >= slices.length) return 'skipped';
-    if (minSlices >= COMPACT_SLICES_MIN && slices.length < worthAt(plan)) return 'skipped';
+    const worth = worthAt(plan);
+    this.noteNotWorth(ino, chunk, worth - slices.length);
+    if (minSlices >= COMPACT_SLICES_MIN && slices.length < worth) return 'skipped';
     const shared = new SharedReads(plan, (b, from, len) => this.o.cluster.getBlock(b, from, len));
     const fresh = await pooled(plan, PIECES_IN_FLIGHT_MAX, (p) => this.rewrite(p, shared));
     try {
-      const attr = await this.o.cluster.meta('compactChunk', { ino, chunk, old: slices, slices: fresh });
+      const attr = await this.o.cluster.meta('compactChunk', { ino, chunk, ...prefixOf(slices), slices: fresh });
       this.onCompacted(attr, chunk);
       this.o.log.debug(`compacted inode ${ino} chunk ${chunk}: ${slices.length} slices -> ${fresh.length}`);
       return 'compacted';

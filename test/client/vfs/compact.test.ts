@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { makeBlockId } from '../../../shared/block-id.js';
 import { silentLogger } from '../../../shared/log.js';
-import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
+import { BLOCK_BYTES_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { ROOT_CRED } from '../../../shared/types.js';
 import { COMPACTIONS_RUNNING_MAX, Compactor, planCompaction } from '../../../client/vfs/compact.js';
 import { FsError } from '../../../shared/errno.js';
@@ -39,7 +39,7 @@ t.test('planCompaction: past the extent limit the smallest gaps are filled (as z
   const slices = [s(0, 1), s(10, 1), s(20, 1), s(1_000_000, 1), s(1_000_005, 1)];
   const plan = planCompaction(slices, 2);
   t.same(plan.map((p) => [p.pos, p.len]), [[0, 21], [1_000_000, 6]]);
-  const spread = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => s(i * 65_000, 1));
+  const spread = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => s(i * Math.floor(CHUNK_BYTES / SLICES_PER_CHUNK_MAX), 1));
   t.ok(planCompaction(spread).length <= 32 + 16, 'scattered bytes still compact far below the limit');
 });
 
@@ -74,7 +74,7 @@ t.test('vfs: a chunk full of slices (EFBIG) is compacted and the write still com
   const block = makeBlockId(Date.now(), 'ab'.repeat(8));
   await cluster.putBlock(block, Buffer.from('x'));
   const slices = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => ({ chunk: 0, pos: i * 100, len: 1, block, off: 0 }));
-  await cluster.meta('commitWrite', { ino, slices, cred: ROOT_CRED });
+  for (let i = 0; i < slices.length; i += COMMIT_SLICES_MAX) await cluster.meta('commitWrite', { ino, slices: slices.slice(i, i + COMMIT_SLICES_MAX), cred: ROOT_CRED });
   must(await vfs.write(ROOT, fd, 50, Buffer.from('y')));
   must(await vfs.flush(ROOT, fd));
   const after = (await cluster.meta('readChunk', { ino, chunk: 0 })).slices;
