@@ -13,7 +13,18 @@ export const GROUPS_MAX = 64; // supplementary groups carried per request
 
 export const CHUNK_BYTES = 64 * 1024 * 1024; // file data is indexed in chunks of this size
 export const BLOCK_BYTES_MAX = 4 * 1024 * 1024; // an immutable block is at most this big
-export const SLICES_PER_CHUNK_MAX = 1024; // past this the client must compact the chunk first
+/**
+ * Past this the client must compact the chunk first. A background compaction rewrites the whole chunk,
+ * so random small writes cost CHUNK_BYTES / (slices it removes) rewritten bytes each (×3 replicas):
+ * 4096 makes that ~17 KiB per slice (1024 made it ~85 KiB). Bounded by the chunk record, which every
+ * commit to the chunk rewrites and readChunk returns (~70 bytes a slice: ~290 KB here), and by reads
+ * resolving a range over every slice (client/vfs/slices.ts).
+ */
+export const SLICES_PER_CHUNK_MAX = 4096;
+/** Slices per commitWrite or per compactChunk's new layout: their Raft entry stays under RAFT_ENTRY_BYTES_MAX. */
+export const COMMIT_SLICES_MAX = 1024;
+/** What one slice takes in a record or an entry, at most (msgpack map: 3 numbers and a block id). */
+export const SLICE_ENCODED_BYTES_MAX = 100;
 
 export const FRAME_ENVELOPE_BYTES_MAX = 256 * 1024; // everything in a frame but block payload
 export const FRAME_BYTES_MAX = BLOCK_BYTES_MAX + FRAME_ENVELOPE_BYTES_MAX;
@@ -42,4 +53,7 @@ assert(XATTR_VALUE_BYTES_MAX < FRAME_ENVELOPE_BYTES_MAX, 'an xattr value fits in
 assert(SNAPSHOT_CHUNK_BYTES_MAX <= FRAME_BYTES_MAX, 'a snapshot chunk fits in one frame');
 assert(RAFT_APPEND_BYTES_MAX >= RAFT_ENTRY_BYTES_MAX && RAFT_APPEND_BYTES_MAX < FRAME_BYTES_MAX, 'an append holds one entry and fits in a frame');
 assert(BLOCK_COMMIT_AGE_MS_MAX < BLOCK_GC_GRACE_MS_DEFAULT, 'commits race no collection');
+assert(COMMIT_SLICES_MAX * SLICE_ENCODED_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, 'a commit of COMMIT_SLICES_MAX slices fits in one Raft entry');
+assert(SLICES_PER_CHUNK_MAX * SLICE_ENCODED_BYTES_MAX + FRAME_ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX, 'a full chunk layout fits in one reply frame');
+assert(COMMIT_SLICES_MAX <= SLICES_PER_CHUNK_MAX, 'one commit fits in an empty chunk');
 assert(LOCKS_PER_FILE_MAX <= LOCKS_PER_SESSION_MAX, 'one session can fill one file');

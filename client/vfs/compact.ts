@@ -1,4 +1,5 @@
 import { makeBlockId } from '../../shared/block-id.js';
+import { prefixOf } from '../../shared/chunk-prefix.js';
 import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../shared/limits.js';
 import type { Attr, BlockId, Ino, Slice } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
@@ -21,13 +22,13 @@ const PIECES_IN_FLIGHT_MAX = 2; // new blocks being assembled at once: bounds me
  * big chunk would be rewritten again every COMPACT_SLICES_MIN slices (random 4 KiB writes over 64 MiB:
  * 1 MiB rewritten, times three replicas, per 4 KiB written). It waits until the chunk holds one slice
  * per this many bytes it would rewrite (at most BACKGROUND_SLICES_MAX, below SLICES_PER_CHUNK_MAX, where
- * EFBIG forces it).
+ * EFBIG forces it). Was 80 KiB with 1024 slices per chunk (docs/perf-writes.md, 2026-12-04).
  */
-const REWRITE_BYTES_PER_SLICE = 80 * 1024;
+const REWRITE_BYTES_PER_SLICE = 16 * 1024;
 /**
  * At most this many slices (a 64 MiB chunk reaches it): the compaction rewrites the chunk once per
- * ~750 small writes instead of ~500 (random 4 KiB writes were bound by that rewrite traffic), and
- * 256 slices, one commit group, may still land while it runs before the chunk is full (EFBIG).
+ * ~3800 small writes, and 256 slices, one commit group, may still land while it runs before the
+ * chunk is full (EFBIG).
  */
 const BACKGROUND_SLICES_MAX = SLICES_PER_CHUNK_MAX - 256;
 const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this many times
@@ -38,6 +39,8 @@ const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this m
  * 16 compactions held ~760 MB of live buffers in the client.
  */
 export const COMPACTIONS_RUNNING_MAX = 1;
+/** Chunks whose shortfall (Compactor.checkAfter) is remembered; past it the oldest is forgotten. */
+const NOT_WORTH_ENTRIES_MAX = 4096;
 
 /** A new block's place in the chunk and the old segments that fill it (null src: zeros). */
 export interface Piece {
@@ -106,20 +109,38 @@ async function pooled<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>
   return out;
 }
 
-type BlockReads = Map<BlockId, { from: number; to: number; parts: { at: number; off: number; len: number }[] }>;
+interface Part { at: number; off: number; len: number }
+/** Per old block, the spans [from, to) a piece reads, each with the parts it holds and where they go. */
+type BlockReads = Map<BlockId, { from: number; to: number; parts: Part[] }[]>;
 
-/** What a piece reads: per old block, the span [from, to) it needs and where each part goes in the piece. */
-function readsOf(p: Piece): BlockReads {
-  const byBlock: BlockReads = new Map();
+/**
+ * Parts of one block further apart than this are read separately. A 1 MiB pack holds 4 KiB runs from
+ * all over a file, so two runs of one pack in one 4 MiB piece made the piece read up to 1 MiB for
+ * 8 KiB: compacting a 64 MiB chunk of 3840 such slices read ~360 MB. Node reads check 64 KiB ranges.
+ */
+const READ_GAP_BYTES_MAX = 64 * 1024;
+
+/** What a piece reads: per old block, the spans it needs (parts closer than READ_GAP_BYTES_MAX share one). */
+export function readsOf(p: Piece): BlockReads {
+  const parts = new Map<BlockId, Part[]>();
   for (const s of p.segs) {
     if (!s.src) continue;
     const a = Math.max(s.pos, p.pos), b = Math.min(s.pos + s.len, p.pos + p.len);
-    const off = s.src.off + (a - s.pos);
-    const r = byBlock.get(s.src.block) ?? { from: off, to: off, parts: [] };
-    r.from = Math.min(r.from, off);
-    r.to = Math.max(r.to, off + b - a);
-    r.parts.push({ at: a - p.pos, off, len: b - a });
-    byBlock.set(s.src.block, r);
+    const list = parts.get(s.src.block) ?? [];
+    list.push({ at: a - p.pos, off: s.src.off + (a - s.pos), len: b - a });
+    parts.set(s.src.block, list);
+  }
+  const byBlock: BlockReads = new Map();
+  for (const [block, list] of parts) {
+    const spans: { from: number; to: number; parts: Part[] }[] = [];
+    for (const q of list.sort((x, y) => x.off - y.off)) {
+      const last = spans[spans.length - 1];
+      if (last && q.off - last.to <= READ_GAP_BYTES_MAX) {
+        last.to = Math.max(last.to, q.off + q.len);
+        last.parts.push(q);
+      } else spans.push({ from: q.off, to: q.off + q.len, parts: [q] });
+    }
+    byBlock.set(block, spans);
   }
   return byBlock;
 }
@@ -142,14 +163,16 @@ export class SharedReads {
   constructor(plan: readonly Piece[], private readonly get: (block: BlockId, from: number, len: number) => Promise<Uint8Array>) {
     const all = new Map<BlockId, { from: number; to: number; readers: number; separately: number }>();
     for (const p of plan) {
-      for (const [block, r] of readsOf(p)) {
+      for (const [block, spans] of readsOf(p)) {
+        const r = { from: spans[0]!.from, to: spans[spans.length - 1]!.to };
+        const own = spans.reduce((n, g) => n + g.to - g.from, 0);
         const u = all.get(block);
         if (u) {
           u.from = Math.min(u.from, r.from);
           u.to = Math.max(u.to, r.to);
           u.readers++;
-          u.separately += r.to - r.from;
-        } else all.set(block, { from: r.from, to: r.to, readers: 1, separately: r.to - r.from });
+          u.separately += own;
+        } else all.set(block, { from: r.from, to: r.to, readers: 1, separately: own });
       }
     }
     let held = 0;
@@ -228,6 +251,8 @@ export class Compactor {
   private readonly running = new Map<string, Entry>();
   private readonly queued = new Map<string, Promise<CompactOutcome>>();
   private readonly slots: CompactionSlots;
+  /** Per chunk that was not worth compacting yet: how many more slices it needed then. */
+  private readonly notWorth = new Map<string, number>();
   /** Told of the inode's attributes after a compaction (its version moved) and which chunk changed. */
   onCompacted: (attr: Attr, chunk: number) => void = () => {};
 
@@ -293,6 +318,25 @@ export class Compactor {
     return true;
   }
 
+  /**
+   * New slices this mount should add to the chunk before asking again: the last check's shortfall.
+   * Checking every COMPACT_SLICES_MIN slices read the whole layout (up to ~290 KB) and planned it ~60
+   * times per compaction of a 64 MiB chunk. Slices other mounts add make the guess late; EFBIG still
+   * compacts a full chunk at once.
+   */
+  checkAfter(ino: Ino, chunk: number): number {
+    return Math.max(COMPACT_SLICES_MIN, this.notWorth.get(`${ino}/${chunk}`) ?? 0);
+  }
+
+  private noteNotWorth(ino: Ino, chunk: number, shortfall: number): void {
+    const key = `${ino}/${chunk}`;
+    this.notWorth.delete(key);
+    if (shortfall <= COMPACT_SLICES_MIN) return;
+    this.notWorth.set(key, shortfall);
+    // Bounded: the oldest entry goes (its chunk is then checked every COMPACT_SLICES_MIN slices again).
+    if (this.notWorth.size > NOT_WORTH_ENTRIES_MAX) this.notWorth.delete(this.notWorth.keys().next().value!);
+  }
+
   /** Starts a compaction and does not wait for it; it gives up quietly (a debug line) on failure. */
   background(ino: Ino, chunk: number): void {
     void this.compact(ino, chunk).catch((e: unknown) => {
@@ -313,11 +357,13 @@ export class Compactor {
     if (slices.length < minSlices) return 'skipped';
     const plan = planCompaction(slices);
     if (plan.length >= slices.length) return 'skipped';
-    if (minSlices >= COMPACT_SLICES_MIN && slices.length < worthAt(plan)) return 'skipped';
+    const worth = worthAt(plan);
+    this.noteNotWorth(ino, chunk, worth - slices.length);
+    if (minSlices >= COMPACT_SLICES_MIN && slices.length < worth) return 'skipped';
     const shared = new SharedReads(plan, (b, from, len) => this.o.cluster.getBlock(b, from, len));
     const fresh = await pooled(plan, PIECES_IN_FLIGHT_MAX, (p) => this.rewrite(p, shared));
     try {
-      const attr = await this.o.cluster.meta('compactChunk', { ino, chunk, old: slices, slices: fresh });
+      const attr = await this.o.cluster.meta('compactChunk', { ino, chunk, ...prefixOf(slices), slices: fresh });
       this.onCompacted(attr, chunk);
       this.o.log.debug(`compacted inode ${ino} chunk ${chunk}: ${slices.length} slices -> ${fresh.length}`);
       return 'compacted';
@@ -328,14 +374,14 @@ export class Compactor {
     }
   }
 
-  /** Reads one piece's bytes from the old blocks (one ranged read per block) and stores them as a new block. */
+  /** Reads one piece's bytes from the old blocks (a ranged read per span) and stores them as a new block. */
   private async rewrite(p: Piece, shared: SharedReads): Promise<Slice> {
     const buf = Buffer.alloc(p.len); // zeros where a hole between extents is filled
-    const byBlock = readsOf(p);
-    await pooled([...byBlock.entries()], READS_IN_FLIGHT_MAX, async ([block, r]) => {
+    const reads = [...readsOf(p)].flatMap(([block, spans]) => spans.map((r, i) => ({ block, r, last: i === spans.length - 1 })));
+    await pooled(reads, READS_IN_FLIGHT_MAX, async ({ block, r, last }) => {
       const { from, data } = await shared.read(block, r.from, r.to);
       for (const part of r.parts) buf.set(data.subarray(part.off - from, part.off - from + part.len), part.at);
-      shared.done(block);
+      if (last) shared.done(block);
     });
     const block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
     await this.o.cluster.putBlock(block, buf);

@@ -10,43 +10,87 @@ export interface Segment {
 
 /**
  * What [from, to) of a chunk holds, given its slices in write order (a later slice hides what earlier
- * ones say about the same bytes). The result covers the range exactly, in order, without overlaps.
- * Pure; O(slices × segments), fine for SLICES_PER_CHUNK_MAX.
+ * ones say about the same bytes). The result covers the range exactly, in order, without overlaps;
+ * each segment is a maximal run of one slice (or of hole). Pure.
+ *
+ * A sweep over the slices' edges in position order, with the newest slice covering the current
+ * position on top of a max-heap: O(n log n) in the slices that touch the range. Painting each slice
+ * over the segments so far was O(n²), and planning a compaction of a chunk with 4096 slices resolves
+ * all of them.
  */
 export function resolveSlices(slices: readonly Slice[], from: number, to: number): Segment[] {
-  let segs: Segment[] = to > from ? [{ pos: from, len: to - from, src: null }] : [];
-  for (const s of slices) {
-    const a = Math.max(from, s.pos);
-    const b = Math.min(to, s.pos + s.len);
+  if (to <= from) return [];
+  const edges: number[] = []; // slice index i: starts at 2i, ends at 2i + 1 (positions in `at`)
+  const at: number[] = new Array(slices.length * 2);
+  for (let i = 0; i < slices.length; i++) {
+    const s = slices[i]!;
+    const a = Math.max(from, s.pos), b = Math.min(to, s.pos + s.len);
     if (a >= b) continue;
-    segs = paint(segs, { pos: a, len: b - a, src: { block: s.block, off: s.off + (a - s.pos) } });
+    at[2 * i] = a;
+    at[2 * i + 1] = b;
+    edges.push(2 * i, 2 * i + 1);
   }
+  edges.sort((x, y) => at[x]! - at[y]! || x - y);
+  const heap = new MaxHeap();
+  const ended = new Uint8Array(slices.length);
+  const segs: Segment[] = [];
+  let pos = from, top = -1; // top: the slice on top since `pos` (-1: a hole)
+  const emit = (end: number) => {
+    if (end <= pos) return;
+    const s = top < 0 ? null : slices[top]!;
+    segs.push({ pos, len: end - pos, src: s ? { block: s.block, off: s.off + (pos - s.pos) } : null });
+    pos = end;
+  };
+  for (let k = 0; k < edges.length;) {
+    const x = at[edges[k]!]!;
+    for (; k < edges.length && at[edges[k]!] === x; k++) {
+      const e = edges[k]!;
+      if (e % 2 === 0) heap.push(e / 2);
+      else ended[(e - 1) / 2] = 1;
+    }
+    while (heap.size && ended[heap.peek()]) heap.pop();
+    const next = heap.size ? heap.peek() : -1;
+    if (next !== top) {
+      emit(x);
+      top = next;
+    }
+  }
+  emit(to);
   return segs;
 }
 
-/** Replaces what `segs` say about the bytes of `top` by `top`. */
-function paint(segs: Segment[], top: Segment): Segment[] {
-  const out: Segment[] = [];
-  const a = top.pos;
-  const b = top.pos + top.len;
-  let placed = false;
-  for (const s of segs) {
-    const e = s.pos + s.len;
-    if (e <= a || s.pos >= b) {
-      if (s.pos >= b && !placed) { out.push(top); placed = true; }
-      out.push(s);
-      continue;
+/** A binary max-heap of slice indices (the newest slice is the largest index). */
+class MaxHeap {
+  private readonly a: number[] = [];
+  get size(): number { return this.a.length; }
+  peek(): number { return this.a[0]!; }
+  push(v: number): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! >= v) break;
+      a[i] = a[p]!;
+      i = p;
     }
-    if (s.pos < a) out.push(cut(s, s.pos, a));
-    if (!placed) { out.push(top); placed = true; }
-    if (e > b) out.push(cut(s, b, e));
+    a[i] = v;
   }
-  if (!placed) out.push(top);
-  return out;
-}
-
-function cut(s: Segment, a: number, b: number): Segment {
-  return { pos: a, len: b - a, src: s.src ? { block: s.src.block, off: s.src.off + (a - s.pos) } : null };
+  pop(): void {
+    const a = this.a;
+    const last = a.pop()!;
+    if (!a.length) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i, mv = last;
+      if (l < a.length && a[l]! > mv) { m = l; mv = a[l]!; }
+      if (r < a.length && a[r]! > mv) { m = r; mv = a[r]!; }
+      if (m === i) break;
+      a[i] = mv;
+      i = m;
+    }
+    a[i] = last;
+  }
 }
 
 /** Splits a file range at chunk boundaries: [{chunk, pos, len, fileOff}]. Offsets may exceed 2^32. */

@@ -257,12 +257,15 @@ export class FileWriter {
     }
   }
 
-  /** Every COMPACT_SLICES_MIN slices this mount adds to a chunk, the chunk is checked for compaction. */
+  /**
+   * After every COMPACT_SLICES_MIN slices this mount adds to a chunk (or as many as the last check
+   * said were still missing), the chunk is checked for compaction.
+   */
   private countForCompaction(slices: OpArgs<'commitWrite'>['slices']): void {
     if (!this.compactor) return;
     for (const s of slices) this.sinceCheck.set(s.chunk, (this.sinceCheck.get(s.chunk) ?? 0) + 1);
     for (const [c, n] of this.sinceCheck) {
-      if (n < COMPACT_SLICES_MIN) continue;
+      if (n < this.compactor.checkAfter(this.ino, c)) continue;
       this.sinceCheck.delete(c);
       this.compactor.background(this.ino, c);
     }

@@ -4,6 +4,8 @@
  * clusters on one machine can never mix their data, and mixed versions fail at the handshake instead of
  * with EINVAL on fields the older side's validator does not know.
  * 2: mknod `open`, carried `releases`, open by (parent, name), directory attributes in replies.
+ * 3: compactChunk names the replaced slices by count and digest (`oldCount`, `oldDigest`), not by
+ *    list; chunks hold up to 4096 slices.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const CLUSTER_ID_DEFAULT = 'tidefs';

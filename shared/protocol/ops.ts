@@ -1,6 +1,7 @@
 import { isBlockId } from '../block-id.js';
+import { PREFIX_DIGEST_CHARS } from '../chunk-prefix.js';
 import {
-  BLOCK_BYTES_MAX, GROUPS_MAX, NAME_BYTES_MAX, READDIR_ENTRIES_MAX, SLICES_PER_CHUNK_MAX, SYMLINK_BYTES_MAX,
+  BLOCK_BYTES_MAX, GROUPS_MAX, NAME_BYTES_MAX, READDIR_ENTRIES_MAX, SLICES_PER_CHUNK_MAX, COMMIT_SLICES_MAX, SYMLINK_BYTES_MAX,
   XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, CHUNK_BYTES, FILE_BYTES_MAX, LOCK_OWNER_BYTES_MAX,
 } from '../limits.js';
 import { isTime, type Time } from '../time.js';
@@ -65,13 +66,17 @@ export const OPS = {
   setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
   /** Makes already-stored blocks part of a file: the only way data becomes visible. */
-  commitWrite: object({ ino, slices: array(chunkSlice, SLICES_PER_CHUNK_MAX), cred, session: optional(session), seq, releases }),
+  commitWrite: object({ ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, session: optional(session), seq, releases }),
   /**
-   * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first slices, which must be
-   * exactly `old` (as the client read them), by `slices` (new blocks with the same visible bytes);
-   * EAGAIN if the chunk changed under them. Not a write: size and times stay.
+   * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first `oldCount` slices, which
+   * must digest to `oldDigest` (shared/chunk-prefix.ts: exactly what the client read), by `slices` (new
+   * blocks with the same visible bytes); EAGAIN if the chunk changed under them. Not a write: size and
+   * times stay.
    */
-  compactChunk: object({ ino, chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), old: array(slice, SLICES_PER_CHUNK_MAX), slices: array(slice, SLICES_PER_CHUNK_MAX), session: optional(session), seq }),
+  compactChunk: object({
+    ino, chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), oldCount: int({ min: 1, max: SLICES_PER_CHUNK_MAX }),
+    oldDigest: str({ maxBytes: PREFIX_DIGEST_CHARS }), slices: array(slice, COMMIT_SLICES_MAX), session: optional(session), seq,
+  }),
   /** By `ino`, or by `parent` + `name` (saves the lookup before it). */
   open: object({ ino: optional(ino), parent: optional(ino), name: optional(name), flags: uint(0xffffffff), cred, session, seq, releases }),
   release: object({ ino, session, seq, releases }),

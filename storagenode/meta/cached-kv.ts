@@ -2,6 +2,11 @@ import type { Bytes, Kv, KvOp, KvRange, KvSnapshot } from './kv.js';
 
 /** Keys remembered by CachedKv (values are small records: ~64k of them is a few tens of MB). */
 export const KV_CACHE_ENTRIES_MAX = 65_536;
+/**
+ * And bytes of values: a chunk record grows to ~290 KB at SLICES_PER_CHUNK_MAX (4096) slices, so the
+ * entry count alone no longer bounds the cache (64k such records would be ~19 GB).
+ */
+export const KV_CACHE_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
  * A write-through cache of point reads over a Kv: inode records, directory entries, sessions and
@@ -21,10 +26,19 @@ export class CachedKv implements Kv {
    */
   private cur = new Map<string, Bytes | null>();
   private old = new Map<string, Bytes | null>();
+  /** Bytes of the values put into `cur` since it was new (a key put twice counts twice: it rotates early). */
+  private curBytes = 0;
   /** Bumped by every write and clear: a read that saw it move may hold an older value. */
   private gen = 0;
 
-  constructor(private readonly kv: Kv, private readonly entriesMax = KV_CACHE_ENTRIES_MAX) {}
+  constructor(private readonly kv: Kv, private readonly entriesMax = KV_CACHE_ENTRIES_MAX, private readonly bytesMax = KV_CACHE_BYTES_MAX) {}
+
+  /** Bytes of the values held (both generations): at most bytesMax plus one value. */
+  heldBytes(): number {
+    let n = 0;
+    for (const m of [this.cur, this.old]) for (const v of m.values()) n += v?.byteLength ?? 0;
+    return n;
+  }
 
   async get(key: Bytes): Promise<Bytes | undefined> {
     const k = key.toString('latin1');
@@ -78,14 +92,17 @@ export class CachedKv implements Kv {
 
   private remember(k: string, v: Bytes | null): void {
     this.cur.set(k, v);
-    if (this.cur.size < this.entriesMax / 2) return;
+    this.curBytes += v?.byteLength ?? 0;
+    if (this.cur.size < this.entriesMax / 2 && this.curBytes < this.bytesMax / 2) return;
     this.old = this.cur;
     this.cur = new Map();
+    this.curBytes = 0;
   }
 
   private forget(): void {
     this.gen++;
     this.cur = new Map();
     this.old = new Map();
+    this.curBytes = 0;
   }
 }

@@ -1,4 +1,5 @@
 import { blockIdTimeMs } from '../../../shared/block-id.js';
+import { prefixOf } from '../../../shared/chunk-prefix.js';
 import { fail, ok, type Errno } from '../../../shared/errno.js';
 import { BLOCK_BYTES_MAX, BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES } from '../../../shared/limits.js';
 import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
@@ -11,11 +12,9 @@ import { chunkChanged } from './alloc.js';
 import { loadInode, type Res } from './common.js';
 import { addRef } from './lifecycle.js';
 
-const sameSlice = (a: Slice, b: Slice) => a.pos === b.pos && a.len === b.len && a.block === b.block && a.off === b.off;
-
 /** The chunk still starts with exactly the slices the compactor read (later commits may follow them). */
-export function startsWith(list: readonly Slice[], prefix: readonly Slice[]): boolean {
-  return prefix.length <= list.length && prefix.every((s, i) => sameSlice(s, list[i]!));
+export function startsWith(list: readonly Slice[], count: number, digest: string): boolean {
+  return count <= list.length && prefixOf(list, count).oldDigest === digest;
 }
 
 /**
@@ -35,7 +34,7 @@ function checkNew(slices: readonly Slice[], old: readonly Slice[], nowMs: number
 
 /**
  * compactChunk (JuiceFS-style compaction, docs in storagenode/meta/README.md): replaces the first
- * `old.length` slices of a chunk, which must be exactly `old` (what the client read), by `slices`,
+ * `oldCount` slices of a chunk, which must digest to `oldDigest` (what the client read), by `slices`,
  * new blocks holding the same visible bytes. Slices committed after the read stay on top, so writes
  * racing the compaction are kept; any other change to those first slices (a truncate trimming them,
  * the EFBIG merge dropping some, another compaction) makes it EAGAIN and the client drops its
@@ -49,16 +48,17 @@ export async function compactChunk(tx: Tx, a: OpArgs<'compactChunk'>): Res<OpRes
   const rec = r.value;
   if (rec.type === 'dir') return fail('EISDIR');
   if (rec.type !== 'file') return fail('EINVAL');
-  if (!a.old.length) return fail('EINVAL');
-  const bad = checkNew(a.slices, a.old, timeToMs(tx.now));
-  if (bad) return fail(bad);
   const key = K.chunk(rec.ino, a.chunk);
   const before = (await tx.getVal<ChunkRec>(key)) ?? [];
-  if (!startsWith(before, a.old)) return fail('EAGAIN');
+  if (!startsWith(before, a.oldCount, a.oldDigest)) return fail('EAGAIN');
+  // The replaced slices are the chunk's own (proven by the digest), not the client's word.
+  const old = before.slice(0, a.oldCount);
+  const bad = checkNew(a.slices, old, timeToMs(tx.now));
+  if (bad) return fail(bad);
   const slices = a.slices.map((s) => ({ pos: s.pos, len: s.len, block: s.block, off: s.off }));
-  const after = [...slices, ...before.slice(a.old.length)];
+  const after = [...slices, ...before.slice(a.oldCount)];
   for (const s of slices) await addRef(tx, s.block, 1);
-  for (const s of a.old) await addRef(tx, s.block, -1);
+  for (const s of old) await addRef(tx, s.block, -1);
   await chunkChanged(tx, rec, before, after);
   tx.putVal(key, after);
   rec.version++;

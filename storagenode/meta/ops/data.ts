@@ -24,26 +24,34 @@ function checkSlice(s: ChunkSlice, nowMs: number): 'EINVAL' | 'EFBIG' | undefine
 
 /**
  * Drops slices that later slices hide completely: they cannot affect a read, so this is the merge the
- * metadata can do without touching data. Newest first, tracking the union of what is already hidden.
+ * metadata can do without touching data. Newest first, tracking the union of what is already hidden
+ * as sorted disjoint ranges: a binary search per slice, and a splice where a slice adds to the union.
+ * O(n log n) plus the splices' moves; re-sorting the union per slice was ~2·10^8 comparisons on every
+ * replica for a full chunk of 4096 slices.
  */
 export function dropHidden(slices: Slice[]): { kept: Slice[]; dropped: Slice[] } {
-  const covered: [number, number][] = []; // disjoint, sorted
+  const starts: number[] = [], ends: number[] = []; // the union: disjoint, sorted, not touching
   const kept: Slice[] = [], dropped: Slice[] = [];
   for (let i = slices.length - 1; i >= 0; i--) {
     const s = slices[i]!;
     const a = s.pos, b = s.pos + s.len;
-    if (covered.some(([x, y]) => x <= a && b <= y)) { dropped.push(s); continue; }
+    // First range that ends at or after a (ranges before it lie wholly left of the slice).
+    let lo = 0, hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid]! < a) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < starts.length && starts[lo]! <= a && b <= ends[lo]!) { dropped.push(s); continue; }
     kept.push(s);
-    const merged: [number, number] = [a, b];
-    const rest = covered.filter(([x, y]) => {
-      if (y < merged[0] || x > merged[1]) return true;
-      merged[0] = Math.min(merged[0], x);
-      merged[1] = Math.max(merged[1], y);
-      return false;
-    });
-    covered.length = 0;
-    covered.push(...rest, merged);
-    covered.sort((p, q) => p[0] - q[0]);
+    // Merge [a, b) with every range it overlaps or touches: those from lo while they start by b.
+    let j = lo, from = a, to = b;
+    for (; j < starts.length && starts[j]! <= b; j++) {
+      from = Math.min(from, starts[j]!);
+      to = Math.max(to, ends[j]!);
+    }
+    starts.splice(lo, j - lo, from);
+    ends.splice(lo, j - lo, to);
   }
   return { kept: kept.reverse(), dropped };
 }

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, statSync, writ
 import { join } from 'node:path';
 import { startCluster } from '../../helpers/cluster.js';
 import { mountFs } from '../../helpers/mount.js';
+import { CHUNK_BYTES, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 
 const MIB = 1024 * 1024;
 const WRITES = Number(process.env.TIDEFS_COMPACT_WRITES ?? 5000);
@@ -36,17 +37,55 @@ t.test('mount: compaction and st_blocks on one 3-node cluster', async (t) => {
       closeSync(fd);
     }
     const ino = statSync(f).ino;
-    // Background compaction of an 8 MiB chunk starts once it holds one slice per 80 KiB it would
-    // rewrite (103), checked every 64 new slices (client/vfs/compact.ts), so a chunk ends with at most
-    // 102 + 63 slices; without background compaction it would climb to 1024 and only EFBIG would cut it.
-    const bound = 103 + 64;
+    // Background compaction of an 8 MiB chunk starts once it holds one slice per 16 KiB it would
+    // rewrite (512), checked once this mount added as many slices as the last check found missing
+    // (client/vfs/compact.ts), which one commit group (≤ 256 slices) may overshoot; without background
+    // compaction it would climb to SLICES_PER_CHUNK_MAX and only EFBIG would cut it.
+    const bound = 512 + 256;
     let slices = Infinity;
     for (let i = 0; i < 300 && slices >= bound; i++, await sleep(100)) slices = (await admin.call('readChunk', { ino, chunk: 0 })).slices.length;
-    t.ok(slices < bound, `the chunk holds ${slices} slices (< ${bound}; without compaction: EFBIG after 1024)`);
+    t.ok(slices < bound, `the chunk holds ${slices} slices (< ${bound}; without compaction: EFBIG after ${SLICES_PER_CHUNK_MAX})`);
     t.ok(readFileSync(f).equals(ref), 'reads back byte for byte through the writing mount');
     const other = await mountFs(t, cluster.urls, { strict: true });
     t.ok(readFileSync(join(other.dir, 'db')).equals(ref), 'and through a fresh mount (from the cluster)');
     await other.unmount();
+  });
+
+  t.test('a 64 MiB chunk takes over 1024 random 4 KiB writes before its first compaction, then compacts; contents match throughout', async (t) => {
+    const f = join(m.dir, 'big');
+    const ref = randomBytes(CHUNK_BYTES);
+    const fd = openSync(f, 'w+');
+    const readSlices = async () => (await admin.call('readChunk', { ino: statSync(f).ino, chunk: 0 })).slices.length;
+    const writeRandom = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const off = Math.floor(Math.random() * (CHUNK_BYTES / 4096)) * 4096;
+        const page = randomBytes(4096);
+        page.copy(ref, off);
+        writeSync(fd, page, 0, 4096, off);
+        if (i % 500 === 499) fsyncSync(fd);
+      }
+      fsyncSync(fd);
+    };
+    try {
+      writeSync(fd, ref, 0, ref.length, 0);
+      fsyncSync(fd);
+      // A whole-chunk compaction rewrites 64 MiB: it is worth it once per ~3840 slices (16 KiB each),
+      // not per ~768 (80 KiB each) as with 1024 slices per chunk.
+      writeRandom(2000);
+      const held = await readSlices();
+      t.ok(held > 1024 && held <= 2000 + 16, `${held} slices in the chunk, no compaction yet`);
+      const other = await mountFs(t, cluster.urls, { strict: true });
+      t.ok(readFileSync(join(other.dir, 'big')).equals(ref), 'a fresh mount reads it byte for byte (its reads resolve ~2000 slices)');
+      writeRandom(2500);
+      let slices = Infinity;
+      for (let i = 0; i < 300 && slices >= 1024; i++, await sleep(100)) slices = await readSlices();
+      t.ok(slices < 1024, `compacted in the background: ${slices} slices`);
+      t.ok(readFileSync(join(other.dir, 'big')).equals(ref), 'and after the compaction, through the fresh mount');
+      await other.unmount();
+    } finally {
+      closeSync(fd);
+    }
+    t.ok(readFileSync(f).equals(ref), 'and through the writing mount');
   });
 
   t.test('st_blocks counts written bytes: a sparse file is small, a full one size/512', async (t) => {

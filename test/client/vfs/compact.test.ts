@@ -2,9 +2,9 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { makeBlockId } from '../../../shared/block-id.js';
 import { silentLogger } from '../../../shared/log.js';
-import { BLOCK_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
+import { BLOCK_BYTES_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { ROOT_CRED } from '../../../shared/types.js';
-import { COMPACTIONS_RUNNING_MAX, Compactor, planCompaction } from '../../../client/vfs/compact.js';
+import { COMPACTIONS_RUNNING_MAX, Compactor, planCompaction, readsOf } from '../../../client/vfs/compact.js';
 import { FsError } from '../../../shared/errno.js';
 import { Vfs } from '../../../client/vfs/vfs.js';
 import { O_CREAT, O_RDWR } from '../../../client/vfs/perms.js';
@@ -39,8 +39,16 @@ t.test('planCompaction: past the extent limit the smallest gaps are filled (as z
   const slices = [s(0, 1), s(10, 1), s(20, 1), s(1_000_000, 1), s(1_000_005, 1)];
   const plan = planCompaction(slices, 2);
   t.same(plan.map((p) => [p.pos, p.len]), [[0, 21], [1_000_000, 6]]);
-  const spread = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => s(i * 65_000, 1));
+  const spread = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => s(i * Math.floor(CHUNK_BYTES / SLICES_PER_CHUNK_MAX), 1));
   t.ok(planCompaction(spread).length <= 32 + 16, 'scattered bytes still compact far below the limit');
+});
+
+t.test('readsOf: parts of one block far apart are read as separate spans, near ones as one (a pack holds runs from all over the file)', async (t) => {
+  const pack = '00000000001-00000000000000aa';
+  const seg = (pos: number, len: number, off: number) => ({ pos, len, src: { block: pack, off } });
+  // Three 4 KiB runs of one 1 MiB pack in one piece: two 8 KiB apart, one ~900 KiB further on.
+  const r = readsOf({ pos: 0, len: 1 << 20, segs: [seg(0, 4096, 100_000), seg(500_000, 4096, 112_288), seg(700_000, 4096, 1_020_000)] });
+  t.same(r.get(pack)!.map((g) => [g.from, g.to, g.parts.length]), [[100_000, 116_384, 2], [1_020_000, 1_024_096, 1]]);
 });
 
 t.test('vfs: random 4 KiB writes are compacted in the background; contents match a reference', async (t) => {
@@ -74,7 +82,7 @@ t.test('vfs: a chunk full of slices (EFBIG) is compacted and the write still com
   const block = makeBlockId(Date.now(), 'ab'.repeat(8));
   await cluster.putBlock(block, Buffer.from('x'));
   const slices = Array.from({ length: SLICES_PER_CHUNK_MAX }, (_, i) => ({ chunk: 0, pos: i * 100, len: 1, block, off: 0 }));
-  await cluster.meta('commitWrite', { ino, slices, cred: ROOT_CRED });
+  for (let i = 0; i < slices.length; i += COMMIT_SLICES_MAX) await cluster.meta('commitWrite', { ino, slices: slices.slice(i, i + COMMIT_SLICES_MAX), cred: ROOT_CRED });
   must(await vfs.write(ROOT, fd, 50, Buffer.from('y')));
   must(await vfs.flush(ROOT, fd));
   const after = (await cluster.meta('readChunk', { ino, chunk: 0 })).slices;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { makeBlockId } from '../../../shared/block-id.js';
-import { BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
+import { BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { S_ISGID, S_ISUID } from '../../../shared/types.js';
 import { dropHidden } from '../../../storagenode/meta/ops/data.js';
 import { ALICE, Harness, ROOT } from './harness.js';
@@ -57,7 +57,7 @@ t.test('past SLICES_PER_CHUNK_MAX hidden slices are dropped and their blocks unr
   const first = h.block();
   await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 10, block: first, off: 0 }], cred: ROOT });
   const many = Array.from({ length: SLICES_PER_CHUNK_MAX }, () => ({ chunk: 0, pos: 0, len: 10, block: h.block(), off: 0 }));
-  await h.must('commitWrite', { ino: f.ino, slices: many, cred: ROOT });
+  for (let i = 0; i < many.length; i += COMMIT_SLICES_MAX) await h.must('commitWrite', { ino: f.ino, slices: many.slice(i, i + COMMIT_SLICES_MAX), cred: ROOT });
   const c = await chunk(h, f.ino);
   t.equal(c.slices.length, 1);
   t.equal(c.slices[0]!.block, many.at(-1)!.block);
@@ -68,7 +68,7 @@ t.test('returns EFBIG when a chunk holds too many visible slices', async (t) => 
   const h = await Harness.create();
   const f = await h.create(1, 'f');
   const disjoint = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ chunk: 0, pos: (from + i) * 10, len: 10, block: h.block(), off: 0 }));
-  await h.must('commitWrite', { ino: f.ino, slices: disjoint(SLICES_PER_CHUNK_MAX, 0), cred: ROOT });
+  for (let i = 0; i < SLICES_PER_CHUNK_MAX; i += COMMIT_SLICES_MAX) await h.must('commitWrite', { ino: f.ino, slices: disjoint(COMMIT_SLICES_MAX, i), cred: ROOT });
   t.equal(await h.errno('commitWrite', { ino: f.ino, slices: disjoint(1, SLICES_PER_CHUNK_MAX), cred: ROOT }), 'EFBIG');
   t.equal((await chunk(h, f.ino)).slices.length, SLICES_PER_CHUNK_MAX);
 });

@@ -42,6 +42,15 @@ t.test('cached: a deleted key reads as absent even while an older generation sti
   t.equal(await kv.get(b('k')), undefined, 'clear forgets cached values');
 });
 
+t.test('cached: big values are bounded by bytes, not only by entries (chunk records of many slices)', async (t) => {
+  const store = new MemKv();
+  const kv = new CachedKv(store, 1024, 1000);
+  for (let i = 0; i < 50; i++) await kv.write([{ type: 'put', key: b(`c${i}`), value: Buffer.alloc(300, i) }]);
+  t.ok(kv.heldBytes() <= 1000 + 300, `${kv.heldBytes()} bytes held for a budget of 1000 (50 values of 300 put)`);
+  t.equal((await kv.get(b('c3')))?.[0], 3, 'an evicted value is read from the store');
+  t.equal((await kv.get(b('c49')))?.[0], 49);
+});
+
 for (const [name, make] of engines) {
   t.test(`${name}: orders keys by bytes, ranges by prefix, limits and bounds`, async (t) => {
     const { kv, done } = await make();
