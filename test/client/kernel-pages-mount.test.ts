@@ -33,6 +33,12 @@ const PAGE = 4 * KiB;
   /** The pages of [lo, hi) in descending order, so the kernel sees no sequential run to read ahead. */
   const pagesDown = (lo: number, hi: number) => Array.from({ length: (hi - lo) / PAGE }, (_, i) => hi - PAGE * (i + 1));
 
+  /** Mount A writes `data` as `name`; mount B opens it (flags) and learns its inode number. */
+  const writtenByA = (name: string, data: Buffer, flags = 'r') => {
+    writeFileSync(join(A, name), data);
+    return { ino: statSync(join(B, name)).ino, fd: openSync(join(B, name), flags) };
+  };
+
   const eventually = async (t: Test, what: string, f: () => boolean) => {
     const end = Date.now() + 5000;
     while (!f()) {
@@ -44,9 +50,7 @@ const PAGE = 4 * KiB;
 
   t.test('one random read brings its 64 KiB window into the kernel; the rest is served without requests', async (t) => {
     const data = content(512 * KiB, 3);
-    writeFileSync(join(A, 'r'), data);
-    const ino = statSync(join(B, 'r')).ino;
-    const fd = openSync(join(B, 'r'), 'r');
+    const { ino, fd } = writtenByA('r', data);
     try {
       const readsBefore = readsOf('r');
       t.ok(readPage(fd, 200 * KiB).equals(data.subarray(200 * KiB, 204 * KiB)), 'the page read');
@@ -68,9 +72,9 @@ const PAGE = 4 * KiB;
 
   t.test('after another mount rewrites the file, the next open reads the new bytes, not stored ones', async (t) => {
     const before = content(256 * KiB, 5);
-    writeFileSync(join(A, 'c'), before);
-    const ino = statSync(join(B, 'c')).ino;
-    let fd = openSync(join(B, 'c'), 'r');
+    const opened = writtenByA('c', before);
+    const ino = opened.ino;
+    let fd = opened.fd;
     t.ok(readPage(fd, 100 * KiB).equals(before.subarray(100 * KiB, 104 * KiB)));
     await eventually(t, 'stored', () => storesOf(ino) >= 2);
     closeSync(fd);
@@ -88,9 +92,7 @@ const PAGE = 4 * KiB;
 
   t.test('a file open for writing on this mount is not stored into', async (t) => {
     const data = content(256 * KiB, 7);
-    writeFileSync(join(A, 'w'), data);
-    const ino = statSync(join(B, 'w')).ino;
-    const fd = openSync(join(B, 'w'), 'r+');
+    const { ino, fd } = writtenByA('w', data, 'r+');
     try {
       t.ok(readPage(fd, 100 * KiB).equals(data.subarray(100 * KiB, 104 * KiB)));
       await sleep(300);
