@@ -157,8 +157,7 @@ export class Files {
     if (off >= size || len <= 0) return Buffer.alloc(0);
     const n = Math.min(len, size - off);
     const pending = st.writer.runs.slice(); // before awaiting: a commit during the read must not hide these bytes
-    // The kernel's pages of a file written here are the writer's: only others' data is stored.
-    const pages = st.writers === 0 && !st.writer.dirty ? this.pages : undefined;
+    const pages = this.storable(st) ? this.pages : undefined;
     const snap = pages?.snapshot() ?? 0;
     const around: Around | undefined = pages ? { unit: STORE_WINDOW_BYTES } : undefined;
     // Without buffered writes to lay over it, the reader may hand out a view of its cached bytes.
@@ -166,7 +165,7 @@ export class Files {
     if (pending.length === 0 && st.writer.runs.length > 0) buf = Buffer.from(buf); // writes came in: overlay our own copy
     st.writer.overlay(buf, off, pending);
     st.writer.overlay(buf, off); // and writes that arrived while we waited
-    if (around?.buf && st.writers === 0 && !st.writer.dirty) pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);
+    if (around?.buf && this.storable(st)) pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);
     return buf;
   }
 
@@ -207,6 +206,11 @@ export class Files {
       if (st.handles === 0 && !st.writer.dirty) this.inodes.delete(h.ino);
     }
     return st.handles === 0 ? h.ino : null;
+  }
+
+  /** The kernel's pages of a file written here are the writer's: only data no writer here holds is stored. */
+  private storable(st: InodeState): boolean {
+    return st.writers === 0 && !st.writer.dirty;
   }
 
   /** The mount keeps pages in the kernel: random reads fill it around the page asked for (kernel-pages.ts). */
