@@ -42,6 +42,9 @@ export const LOCKS_PER_FILE_MAX = 512; // byte-range + flock locks on one file, 
 export const LOCKS_PER_SESSION_MAX = 8192; // per mount (session), as EFS; a queued waiter counts as one
 export const LOCK_WAITERS_PER_FILE_MAX = 1024; // blocked requests queued on one file; ENOLCK past it
 export const LOCK_OWNER_BYTES_MAX = 40; // a kernel lock owner as hex (64 bits) with a kind prefix
+/** An unlinked file nobody registered open is deleted this long after (storagenode/meta/ops/lifecycle.ts retire). */
+export const ORPHAN_GRACE_MS_DEFAULT = 30_000;
+export const REAP_EVERY_MS_DEFAULT = 1000;
 export const BLOCK_GC_GRACE_MS_DEFAULT = 60 * 60 * 1000; // orphans of crashed writers live this long
 /** A commit may only name blocks younger than this; keeps GC from racing a slow writer. */
 export const BLOCK_COMMIT_AGE_MS_MAX = BLOCK_GC_GRACE_MS_DEFAULT / 2;

@@ -23,6 +23,13 @@ export interface NodeConfig {
   /** How often every node runs one round of block GC. */
   gcEveryMs: number;
   gcGraceMs?: number;
+  /**
+   * How long a file unlinked while nobody had it registered open is kept before it is deleted: a
+   * read-only open registers after it returns (docs/decisions.md), within this. Default 30 s.
+   */
+  orphanGraceMs?: number;
+  /** How often the leader looks for unlinked files past their grace period. */
+  reapEveryMs?: number;
   /** A member unreachable this long is declared lost: placement skips it and its blocks are copied elsewhere. */
   lostAfterMs: number;
   /** How often an anti-entropy repair round starts (storagenode/repair). */
@@ -45,7 +52,7 @@ export class ConfigError extends Error {
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const NUMERIC_KEYS = ['snapshotEntries', 'snapshotKeepEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs',
+const NUMERIC_KEYS = ['snapshotEntries', 'snapshotKeepEntries', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'expireEveryMs', 'gcEveryMs', 'gcGraceMs', 'orphanGraceMs', 'reapEveryMs',
   'lostAfterMs', 'repairEveryMs', 'repairBytesPerSec', 'scrubEveryMs', 'scrubBytesPerSec'] as const;
 const STRING_KEYS = ['id', 'listen', 'data', 'peers', 'cluster', 'config', 'join', 'blockStore'] as const;
 const KEYS: ReadonlySet<string> = new Set<string>([...NUMERIC_KEYS, ...STRING_KEYS]);
@@ -145,7 +152,7 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
     join: parseBool('join', raw.join),
     blockStore: parseBlockStore(raw.blockStore),
   };
-  for (const k of ['snapshotEntries', 'snapshotKeepEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs'] as const) {
+  for (const k of ['snapshotEntries', 'snapshotKeepEntries', 'tickMs', 'electionTicks', 'heartbeatTicks', 'gcGraceMs', 'orphanGraceMs', 'reapEveryMs'] as const) {
     if (raw[k] !== undefined) cfg[k] = positiveInt(k, raw[k]);
   }
   if (cfg.gcGraceMs !== undefined && cfg.gcGraceMs <= BLOCK_COMMIT_AGE_MS_MAX) {
@@ -159,10 +166,11 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
 export const NODE_USAGE = `usage: tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,...
                    [--cluster NAME] [--config FILE.json] [--snapshot-entries N] [--snapshot-keep-entries N] [--replicas R]
                    [--tick-ms MS] [--election-ticks N] [--heartbeat-ticks N]
-                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS] [--join]
+                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS] [--orphan-grace-ms MS] [--join]
                    [--lost-after-ms MS] [--repair-every-ms MS] [--repair-bytes-per-sec N]
                    [--scrub-every-ms MS] [--scrub-bytes-per-sec N] [--block-store blob|level]
 --join: a new node joining a running cluster (add it with \`tidefs node add\` on the cluster);
+--orphan-grace-ms (default 30000): an unlinked file nobody has registered open is deleted this long after.
 --lost-after-ms (default 300000): a member unreachable this long is declared lost and its blocks re-replicated.
 --block-store (default ${BLOCK_STORE_DEFAULT}): how this node stores blocks; a data dir made with one backend refuses the other.
 A config file holds the same keys as JSON (e.g. {"id": "n1", "listen": "127.0.0.1:7101", ...});

@@ -81,6 +81,7 @@ export async function runMount(a: MountArgs): Promise<number> {
       meta: (op, args) => (op === 'commitWrite' && locks ? locks.guardCommit((args as unknown as { ino: number }).ino, () => client.meta(op, args)) : client.meta(op, args)),
       putBlock: (id, d) => client.putBlock(id, d), getBlock: (id, o, l, opts) => client.getBlock(id, o, l, opts),
       onNewSession: (cb) => { client.onNewSession = () => { locks?.sessionReplaced(); cb(); }; },
+      openLater: (ino) => client.openLater(ino),
     },
     clock: { nowMs: () => Date.now() },
     randomHex: () => randomBytes(12).toString('hex'),

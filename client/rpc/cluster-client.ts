@@ -23,7 +23,7 @@ export interface ClusterClientOptions {
 const STAMPED = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr', 'commitWrite', 'compactChunk', 'lock', 'lockWait', 'lockCancel', 'open', 'release']);
 /** Ops that carry the session (required by the schema). */
 const SESSIONED = new Set<OpName>(['open', 'release', 'getlk']);
-/** Ops that take the session's queued closes along in their `releases` (storagenode/meta/ops/carried.ts). */
+/** Ops that take the session's queued opens and closes along in `opens` and `releases` (storagenode/meta/ops/carried.ts). */
 const CARRIERS = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'commitWrite', 'open', 'release']);
 /**
  * How long a close waits for a request to ride along with before it is sent alone (batched with the
@@ -32,8 +32,12 @@ const CARRIERS = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink',
  */
 const RELEASE_DELAY_MS = 20;
 
-/** A close of an open file, queued until a request carries it. `session` is the one the open was registered under. */
-interface PendingRelease {
+/**
+ * A close of an open file, or a read-only open that returned unregistered (`openRead`), queued until
+ * a request carries it. `session` is the one the open was (or is to be) registered under.
+ */
+interface PendingHandle {
+  kind: 'open' | 'release';
   ino: number;
   session: string;
   settle: () => void;
@@ -83,7 +87,7 @@ export class ClusterClient {
   leaseMsGranted = 0;
   /** Requests sent per op (blockPut counts each replica), for profiling: logged at unmount (docs/performance.md). */
   readonly counts = new Map<string, number>();
-  private pendingReleases: PendingRelease[] = [];
+  private pending: PendingHandle[] = [];
   private releaseTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ClusterClientOptions) {
@@ -159,50 +163,69 @@ export class ClusterClient {
   /** A metadata request, to the leader, retried until it succeeds, fails with an errno, or the deadline passes. */
   async meta<O extends MetaOp>(op: O, args: MetaArgs<O>): Promise<OpResults[O]> {
     // A close is queued and rides along with a later request (resolves once the cluster has it).
-    if (op === 'release') return this.queueRelease((args as MetaArgs<'release'>).ino) as Promise<OpResults[O]>;
+    if (op === 'release') return this.queueRelease((args as MetaArgs<'release'>).ino!) as Promise<OpResults[O]>;
     const full = { ...args } as Record<string, unknown>;
     this.count(op);
     if (STAMPED.has(op)) full.seq = ++this.seq;
     return this.attempts(op, full) as Promise<OpResults[O]>;
   }
 
+  /**
+   * A read-only open that returned without registering (`openRead`): a later request registers it, or
+   * nothing does if it closes first. With no session there is nothing to do: the VFS re-registers its
+   * handles under the next one (onNewSession).
+   */
+  openLater(ino: number): void {
+    const session = this.sessionId;
+    if (session !== null) this.enqueue({ kind: 'open', ino, session, settle: () => {} });
+  }
+
   private queueRelease(ino: number): Promise<OpResults['release']> {
     const session = this.sessionId;
     if (session === null) return Promise.resolve({}); // no session: the opens died with the last one
-    return new Promise((settle) => {
-      this.pendingReleases.push({ ino, session, settle: () => settle({}) });
-      if (this.pendingReleases.length >= RELEASES_MAX) this.flushReleases();
-      else if (!this.releaseTimer) {
-        this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
-      }
-    });
+    // The close of a handle whose open is still queued: neither needs to reach the cluster.
+    const i = this.pending.findIndex((p) => p.kind === 'open' && p.ino === ino && p.session === session);
+    if (i >= 0) {
+      this.pending.splice(i, 1);
+      this.count('release (never sent: its open was still queued)');
+      return Promise.resolve({});
+    }
+    return new Promise((settle) => this.enqueue({ kind: 'release', ino, session, settle: () => settle({}) }));
   }
 
-  /** Sends the queued closes that no request took along, as one `release` entry. */
+  private enqueue(p: PendingHandle): void {
+    this.pending.push(p);
+    if (this.pending.length >= RELEASES_MAX) this.flushReleases();
+    else if (!this.releaseTimer) this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
+  }
+
+  /** Sends the queued opens and closes that no request took along, as one `release` entry. */
   flushReleases(): void {
     if (this.releaseTimer) clearTimeout(this.releaseTimer);
     this.releaseTimer = null;
-    if (!this.pendingReleases.length) return;
+    if (!this.pending.length) return;
     this.count('release');
-    // The ino is a placeholder the carried list fills in (attempts); the batch is taken at send time.
-    void this.attempts('release', { ino: this.pendingReleases[0]!.ino, seq: ++this.seq }).catch((e: Error) => {
+    // What it carries (its own `ino` included) is taken at send time (carry).
+    void this.attempts('release', { seq: ++this.seq }).catch((e: Error) => {
       this.log.warn(`release of queued closes failed: ${e.message}`);
     });
   }
 
   /**
-   * Takes the queued closes registered under `session` (at most `max`); those of an older session are
-   * settled and dropped, since its opens ended with it.
+   * Takes the queued opens and closes registered under `session` (at most `releasesMax` closes and
+   * RELEASES_MAX opens); those of an older session are settled and dropped, since its opens ended
+   * with it.
    */
-  private takeReleases(session: string, max: number): PendingRelease[] {
-    const taken: PendingRelease[] = [];
-    const kept: PendingRelease[] = [];
-    for (const r of this.pendingReleases) {
-      if (r.session !== session) r.settle();
-      else if (taken.length < max) taken.push(r);
-      else kept.push(r);
+  private takePending(session: string, releasesMax: number): PendingHandle[] {
+    const taken: PendingHandle[] = [];
+    const kept: PendingHandle[] = [];
+    let releases = 0, opens = 0;
+    for (const p of this.pending) {
+      if (p.session !== session) p.settle();
+      else if (p.kind === 'release' ? releases++ < releasesMax : opens++ < RELEASES_MAX) taken.push(p);
+      else kept.push(p);
     }
-    this.pendingReleases = kept;
+    this.pending = kept;
     if (!kept.length && this.releaseTimer) {
       clearTimeout(this.releaseTimer);
       this.releaseTimer = null;
@@ -214,13 +237,13 @@ export class ClusterClient {
    * After the request that carried `rs` ended: applied, or (an errno from the state machine) rolled
    * back with its op, so queued again. An outcome never learned (gave up) drops them: a close applied
    * twice could end another handle's open, while one never applied only keeps an orphan until the
-   * session ends.
+   * session ends (an open never registered leaves its file to the grace period, lifecycle.ts retire).
    */
-  private carried(op: string, rs: PendingRelease[], e?: unknown): void {
+  private carried(op: string, rs: PendingHandle[], e?: unknown): void {
     if (!rs.length) return;
     // A release of its own has nothing to fail on but its input: sending it again would only loop.
     if (op !== 'release' && e instanceof RpcError && /^E[A-Z]+$/.test(e.code) && e.code !== 'ESTALE') {
-      this.pendingReleases.unshift(...rs);
+      this.pending.unshift(...rs);
       if (!this.releaseTimer) {
         this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
       }
@@ -233,7 +256,7 @@ export class ClusterClient {
     const deadline = this.clock.nowMs() + this.retryMsMax;
     let redirects = 0;
     const st = { staleRetried: false, session: '' }; // one retry under a new session per request
-    let rs: PendingRelease[] | null = null; // closes this request carries
+    let rs: PendingHandle[] | null = null; // opens and closes this request carries
     for (let attempt = 0; ; ) {
       if (STAMPED.has(op) || SESSIONED.has(op)) full.session = st.session = await this.session();
       rs = this.carry(op, full, st.session, rs);
@@ -264,25 +287,28 @@ export class ClusterClient {
   }
 
   /**
-   * Which queued closes this attempt carries: taken on the first attempt of a carrier op; a retry under
-   * a new session drops them (the old session's opens are gone). A `release` carries its own first.
+   * Which queued opens and closes this attempt carries: taken on the first attempt of a carrier op; a
+   * retry under a new session drops them (the old session's opens are gone). A `release` carries its
+   * own first close as `ino`.
    */
-  private carry(op: string, full: Record<string, unknown>, session: string, rs: PendingRelease[] | null): PendingRelease[] {
+  private carry(op: string, full: Record<string, unknown>, session: string, rs: PendingHandle[] | null): PendingHandle[] {
     if (rs === null) {
       if (!CARRIERS.has(op as OpName)) return [];
-      const taken = this.takeReleases(session, op === 'release' ? RELEASES_MAX + 1 : RELEASES_MAX);
-      if (op === 'release' && taken.length) {
-        full.ino = taken[0]!.ino;
-        if (taken.length > 1) full.releases = taken.slice(1).map((r) => r.ino);
-      } else if (taken.length) {
-        full.releases = taken.map((r) => r.ino);
-      }
+      const taken = this.takePending(session, op === 'release' ? RELEASES_MAX + 1 : RELEASES_MAX);
+      const releases = taken.filter((r) => r.kind === 'release').map((r) => r.ino);
+      const opens = taken.filter((r) => r.kind === 'open').map((r) => r.ino);
+      if (op === 'release' && releases.length) full.ino = releases.shift();
+      if (releases.length) full.releases = releases;
+      if (opens.length) full.opens = opens;
       return taken;
     }
     if (rs.length && rs[0]!.session !== session) {
       for (const r of rs) r.settle();
       delete full.releases;
-      return op === 'release' ? this.carry(op, full, session, null) : [];
+      delete full.opens;
+      if (op !== 'release') return [];
+      delete full.ino;
+      return this.carry(op, full, session, null);
     }
     return rs;
   }
@@ -379,7 +405,7 @@ export class ClusterClient {
 
   async close(): Promise<void> {
     // Queued closes end with the session below; settle them so nobody waits on them.
-    for (const r of this.takeReleases('', 0)) r.settle();
+    for (const r of this.takePending('', 0)) r.settle();
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
     const s = this.sessionId;

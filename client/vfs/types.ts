@@ -16,6 +16,11 @@ export interface ClusterApi {
   getBlock(id: BlockId, off: number, len: number, opts?: { missingFast?: boolean }): Promise<Uint8Array>;
   /** The session id open files are registered under (for re-registration after a new session). */
   onNewSession?: (cb: () => void) => void;
+  /**
+   * Registers a read-only open that `openRead` answered, later (with another request), or never if its
+   * release comes first (client/rpc/cluster-client.ts). Without it, read-only opens use `open`.
+   */
+  openLater?: (ino: number) => void;
 }
 
 export interface VfsClock {

@@ -235,7 +235,8 @@ export class Vfs {
    * the hidden name lives only here: no mount ever lists it, and its ops reach the inode.
    */
   private async hideOpen(ctx: OpContext, from: string, to: string): Promise<void> {
-    // The cluster knows it is open: every open registers before it returns (create in its mknod entry).
+    // The cluster knows it is open: every open registers before it returns (create in its mknod entry),
+    // except read-only ones, whose queued registration this unlink carries ahead of itself.
     const ino = (await this.paths.attr(from, true)).ino;
     await this.unlink(ctx, from).then((r) => { if (!r.ok) throw new FsError(r.errno); });
     this.paths.hide(to, ino);
@@ -312,13 +313,26 @@ export class Vfs {
     });
   }
 
+  /**
+   * A read-only open (no O_TRUNC) is answered by the leader without a Raft entry (`openRead`) and
+   * registered by a later request, or not at all if it closes first: unlinked files are kept for a
+   * grace period that covers the gap (docs/decisions.md). Others register in their own entry.
+   */
   private async openByName(ctx: OpContext, path: string, flags: number): Promise<number> {
     const { parent, name } = await this.parentOf(path);
+    const later = this.o.cluster.openLater && (flags & O_ACCMODE) === O_RDONLY;
     let fresh: Attr;
     try {
-      fresh = await this.o.cluster.meta('open', { parent, name, flags, cred: credOf(ctx) });
+      const args = { parent, name, flags, cred: credOf(ctx) };
+      fresh = later ? await this.o.cluster.meta('openRead', args) : await this.o.cluster.meta('open', args);
+      if (later) this.o.cluster.openLater!(fresh.ino);
     } catch (e) {
-      if (toErrno(e) === 'ENOENT') this.paths.forget(path);
+      if (toErrno(e) === 'ENOENT') {
+        // The name is gone: so must be what the kernel cached under it, before the other mount's push
+        // says so (its stat would otherwise still find it).
+        this.paths.forget(path);
+        await this.kernel?.dropEntry(parent, name);
+      }
       throw e;
     }
     try {

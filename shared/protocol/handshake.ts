@@ -6,6 +6,7 @@
  * 2: mknod `open`, carried `releases`, open by (parent, name), directory attributes in replies.
  * 3: compactChunk names the replaced slices by count and digest (`oldCount`, `oldDigest`), not by
  *    list; chunks hold up to 4096 slices.
+ * 4: `openRead` (a read-only open with no Raft entry) and carried `opens`; `release` without `ino`.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const CLUSTER_ID_DEFAULT = 'tidefs';

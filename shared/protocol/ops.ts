@@ -31,6 +31,11 @@ const seq = optional(uint());
  */
 export const RELEASES_MAX = 1024;
 const releases = optional(array(ino, RELEASES_MAX));
+/**
+ * Optional wherever `releases` is: read-only opens by `session` that returned without registering
+ * (`openRead`), registered now, before the op. An inode already deleted is skipped.
+ */
+const opens = optional(array(ino, RELEASES_MAX));
 
 export const slice = object({ pos: uint(CHUNK_BYTES - 1), len: uint(CHUNK_BYTES), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
 export const chunkSlice = object({ chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), pos: uint(CHUNK_BYTES - 1), len: int({ min: 1, max: CHUNK_BYTES }), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
@@ -49,24 +54,29 @@ export const OPS = {
   listxattr: object({ ino }),
   readChunk: object({ ino, chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES) }),
   statfs: object({}),
+  /**
+   * A read-only open (no O_TRUNC) checked like `open` but not registered: the client registers it in
+   * the `opens` of a later request, or never if it closes first (docs/decisions.md). No Raft entry.
+   */
+  openRead: object({ ino: optional(ino), parent: optional(ino), name: optional(name), flags: uint(0xffffffff), cred }),
 
   // Metadata changes: one Raft entry each, applied as one LevelDB batch.
   /** `open`: also registers the creator's open of the new file for `session` (one entry for create + open). */
-  mknod: object({ parent: ino, name, mode: uint(0o177777), rdev: uint(0xffffffff), cred, session: optional(session), seq, open: optional(bool), releases }),
-  mkdir: object({ parent: ino, name, mode: uint(0o7777), cred, session: optional(session), seq, releases }),
-  symlink: object({ parent: ino, name, target: str({ maxBytes: SYMLINK_BYTES_MAX * 2, minBytes: 1 }), cred, session: optional(session), seq, releases }),
-  link: object({ ino, parent: ino, name, cred, session: optional(session), seq, releases }),
-  unlink: object({ parent: ino, name, cred, session: optional(session), seq, releases }),
-  rmdir: object({ parent: ino, name, cred, session: optional(session), seq, releases }),
-  rename: object({ parent: ino, name, newParent: ino, newName: name, flags: uint(7), cred, session: optional(session), seq, releases }),
+  mknod: object({ parent: ino, name, mode: uint(0o177777), rdev: uint(0xffffffff), cred, session: optional(session), seq, open: optional(bool), releases, opens }),
+  mkdir: object({ parent: ino, name, mode: uint(0o7777), cred, session: optional(session), seq, releases, opens }),
+  symlink: object({ parent: ino, name, target: str({ maxBytes: SYMLINK_BYTES_MAX * 2, minBytes: 1 }), cred, session: optional(session), seq, releases, opens }),
+  link: object({ ino, parent: ino, name, cred, session: optional(session), seq, releases, opens }),
+  unlink: object({ parent: ino, name, cred, session: optional(session), seq, releases, opens }),
+  rmdir: object({ parent: ino, name, cred, session: optional(session), seq, releases, opens }),
+  rename: object({ parent: ino, name, newParent: ino, newName: name, flags: uint(7), cred, session: optional(session), seq, releases, opens }),
   setattr: object({
     ino, cred, mode: optional(uint(0o7777)), uid: optional(uint(0xffffffff)), gid: optional(uint(0xffffffff)),
-    size: optional(uint(FILE_BYTES_MAX)), atime: optional(timeArg), mtime: optional(timeArg), session: optional(session), seq, releases,
+    size: optional(uint(FILE_BYTES_MAX)), atime: optional(timeArg), mtime: optional(timeArg), session: optional(session), seq, releases, opens,
   }),
   setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
   /** Makes already-stored blocks part of a file: the only way data becomes visible. */
-  commitWrite: object({ ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, session: optional(session), seq, releases }),
+  commitWrite: object({ ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, session: optional(session), seq, releases, opens }),
   /**
    * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first `oldCount` slices, which
    * must digest to `oldDigest` (shared/chunk-prefix.ts: exactly what the client read), by `slices` (new
@@ -78,8 +88,9 @@ export const OPS = {
     oldDigest: str({ maxBytes: PREFIX_DIGEST_CHARS }), slices: array(slice, COMMIT_SLICES_MAX), session: optional(session), seq,
   }),
   /** By `ino`, or by `parent` + `name` (saves the lookup before it). */
-  open: object({ ino: optional(ino), parent: optional(ino), name: optional(name), flags: uint(0xffffffff), cred, session, seq, releases }),
-  release: object({ ino, session, seq, releases }),
+  open: object({ ino: optional(ino), parent: optional(ino), name: optional(name), flags: uint(0xffffffff), cred, session, seq, releases, opens }),
+  /** One close of `ino`; without `ino`, only what it carries (the client's queued opens and closes). */
+  release: object({ ino: optional(ino), session, seq, releases, opens }),
   sessionOpen: object({ client: str({ maxBytes: 128 }), leaseMs: int({ min: 1000, max: 3_600_000 }) }),
   sessionRenew: object({ session }),
   sessionClose: object({ session }),
@@ -136,7 +147,7 @@ export type OpName = keyof typeof OPS;
 export type OpArgs<O extends OpName> = Infer<(typeof OPS)[O]>;
 export const isOpName = (s: string): s is OpName => Object.prototype.hasOwnProperty.call(OPS, s);
 
-export const META_READ_OPS = ['lookup', 'getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'readChunk', 'statfs'] as const;
+export const META_READ_OPS = ['lookup', 'getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'readChunk', 'statfs', 'openRead'] as const;
 export const META_WRITE_OPS = [
   'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr', 'removexattr',
   'commitWrite', 'compactChunk', 'open', 'release', 'sessionOpen', 'sessionRenew', 'sessionClose',
@@ -275,6 +286,7 @@ export interface OpResults {
   listxattr: { names: string[] };
   readChunk: { slices: Slice[]; size: number; version: number };
   statfs: StatFs;
+  openRead: Attr & OpenLayout;
   mknod: Attr & DirChanged;
   mkdir: Attr & DirChanged;
   symlink: Attr & DirChanged;

@@ -1,4 +1,6 @@
-import { fail, type FsResult } from '../../shared/errno.js';
+import { fail, ok, type FsResult } from '../../shared/errno.js';
+import { timeToMs } from '../../shared/time.js';
+import { reapOrphans } from './ops/lifecycle.js';
 import type { MetaCommand, MetaCommandOp, CommandResults } from './command.js';
 import { K, tailNumber } from './keys.js';
 import { unpack } from './records.js';
@@ -20,10 +22,11 @@ const HANDLERS: { [O in MetaCommandOp]: Handler<O> } = {
   mknod, mkdir, symlink, link, unlink, rmdir, rename, setattr, setxattr, removexattr, commitWrite, compactChunk,
   open, release, sessionOpen, sessionRenew, sessionClose, lock, getlk, lockWait, lockCancel,
   expireSessions: (tx) => expireSessions(tx),
+  reapOrphans: async (tx, a) => ok(await reapOrphans(tx, timeToMs(a.before))),
 };
 
 /** Ops whose session is not a lease check: they end or tidy a session that may already be gone. */
-const SESSION_EXEMPT: ReadonlySet<MetaCommandOp> = new Set(['release', 'sessionClose', 'sessionOpen', 'expireSessions']);
+const SESSION_EXEMPT: ReadonlySet<MetaCommandOp> = new Set(['release', 'sessionClose', 'sessionOpen', 'expireSessions', 'reapOrphans']);
 
 function sessionOf(args: object): { session?: string; seq?: number } {
   return args as { session?: string; seq?: number };

@@ -6,15 +6,18 @@ import { pack, unpack } from './records.js';
 
 /**
  * Ops only the nodes propose, never clients. expireSessions: the leader proposes it with its clock in
- * `now`; every replica drops the sessions whose lease lapsed before `now`, with their opens, and
- * deletes the orphan inodes nobody has open any more.
+ * `now`; every replica drops the sessions whose lease lapsed before `now`, with their opens (an inode
+ * nobody has open any more is retired). reapOrphans: deletes the inodes retired before `before` (the
+ * leader's clock minus its grace period) that nobody opened since (ops/lifecycle.ts).
  */
 export const INTERNAL_OPS = {
   expireSessions: object({}),
+  reapOrphans: object({ before: (x: unknown, p: string) => (isTime(x) ? x : new Invalid(p, 'expected [sec, nsec]')) }),
 } as const;
 export type InternalOp = keyof typeof INTERNAL_OPS;
 export interface InternalResults {
   expireSessions: { expired: string[] };
+  reapOrphans: { reaped: number; more: boolean };
 }
 
 export type MetaCommandOp = MetaWriteOp | InternalOp;

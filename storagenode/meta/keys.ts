@@ -13,7 +13,10 @@
  *   n/<ino:16>                   how many sessions have the inode open (absent = none): a point get
  *                                answers "still open?", where a scan of o/<ino>/ crossed the deletion
  *                                markers of every create's closed open (docs/perf-meta.md)
- *   u/<ino:16>                   orphan: nlink 0 but still open; deleted on the last release
+ *   u/<ino:16>                   orphan: nlink 0 but still open, or waiting out its grace
+ *   z/<ms:16>/<ino:16>           an inode left nameless and unopened at that time (leader's clock, ms):
+ *                                reaped once the grace period has passed and still nobody opened it
+ *                                (ops/lifecycle.ts: read opens register after they return)
  *   q/<session>/<seq:16>         recorded reply of a (session, seq) request, for dedup
  *   g/<session>                  when an expired session's replies are to be forgotten (retired session)
  *   l/...                        byte-range and flock locks (storagenode/meta/locks/keys.ts)
@@ -42,6 +45,8 @@ export const K = {
   sessionOpenPrefix: (session: string) => b(`p/${session}/`),
   orphan: (ino: number) => b(`u/${hex(ino, 16)}`),
   orphanPrefix: () => b('u/'),
+  reap: (ms: number, ino: number) => b(`z/${hex(ms, 16)}/${hex(ino, 16)}`),
+  reapPrefix: () => b('z/'),
   dedup: (session: string, seq: number) => b(`q/${session}/${hex(seq, 16)}`),
   dedupPrefix: (session: string) => b(`q/${session}/`),
   retired: (session: string) => b(`g/${session}`),

@@ -7,6 +7,7 @@ import { prefixEnd, type KvReader } from './kv.js';
 import { toAttr, unpack, type ChunkRec, type EntryRec, type InodeRec } from './records.js';
 import { checkName } from './ops/common.js';
 import { checkXattrName } from './ops/xattr.js';
+import { openable } from './ops/openable.js';
 
 type Res<O extends MetaReadOp> = Promise<FsResult<OpResults[O]>>;
 
@@ -81,13 +82,19 @@ async function readChunk(kv: KvReader, a: OpArgs<'readChunk'>): Res<'readChunk'>
   return ok({ slices: b ? unpack<ChunkRec>(b) : [], size: rec.size, version: rec.version });
 }
 
+/** A read-only open with nothing to write: the client registers it later (ops/carried.ts `opens`). */
+async function openRead(kv: KvReader, a: OpArgs<'openRead'>): Res<'openRead'> {
+  const r = await openable(kv, a, true);
+  return r.ok ? ok(toAttr(r.value)) : r;
+}
+
 /** statfs needs the node's capacity, which the node adds; here it is only the namespace's share. */
 async function statfs(): Res<'statfs'> {
   return fail('ENOSYS');
 }
 
 const READS: { [O in MetaReadOp]: (kv: KvReader, a: OpArgs<O>) => Res<O> } = {
-  lookup, getattr, readdir, readlink, getxattr, listxattr, readChunk, statfs,
+  lookup, getattr, readdir, readlink, getxattr, listxattr, readChunk, statfs, openRead,
 };
 
 export function runQuery<O extends MetaReadOp>(kv: KvReader, op: O, args: OpArgs<O>): Res<O> {

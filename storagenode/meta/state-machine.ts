@@ -304,6 +304,12 @@ export class MetaStateMachine implements StateMachine {
     return { inodes: this.counters.inodes, bytes: this.counters.bytes };
   }
 
+  /** For the leader's reaper: whether some inode was retired before `beforeMs` (lifecycle.ts reapOrphans). */
+  async orphansDue(beforeMs: number): Promise<boolean> {
+    for await (const _ of this.kv.range({ gte: K.reapPrefix(), lt: K.reap(beforeMs, 0), limit: 1 })) return true;
+    return false;
+  }
+
   /** For the block collector: whether any committed slice still names each block. */
   async blocksReferenced(ids: string[]): Promise<boolean[]> {
     return Promise.all(ids.map(async (id) => (await this.kv.get(K.ref(id))) !== undefined));

@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log.js';
+import { ORPHAN_GRACE_MS_DEFAULT, REAP_EVERY_MS_DEFAULT } from '../../shared/limits.js';
 import { timeFromMs } from '../../shared/time.js';
 import type { BlockStore } from '../blocks/block-store.js';
 import { BlockCollector } from '../blocks/collector.js';
@@ -24,7 +25,7 @@ export interface Background {
 
 /**
  * Periodic work of a node: on the leader, expiring lapsed sessions (the leader's clock goes into the
- * entry, so every replica expires the same ones); on every node, refreshing disk figures and one slow
+ * entry, so every replica expires the same ones) and reaping unlinked files past their grace period; on every node, refreshing disk figures and one slow
  * round of block garbage collection. Each task runs at most once at a time; a failure is logged and
  * the next round tries again.
  */
@@ -47,6 +48,18 @@ export function startBackground(d: BackgroundDeps): Background {
     const r = (await d.raft.propose(encodeCommand({ op: 'expireSessions', args: {}, now: timeFromMs(d.now()) }))) as
       { ok: boolean; value?: { expired: string[] } };
     if (r.ok && r.value && r.value.expired.length) d.log.info(`expired ${r.value.expired.length} lapsed session(s)`);
+  });
+  every(d.cfg.reapEveryMs ?? REAP_EVERY_MS_DEFAULT, 'orphan reaping', async () => {
+    const graceMs = d.cfg.orphanGraceMs ?? ORPHAN_GRACE_MS_DEFAULT;
+    for (let more = true; more && d.raft.status().role === 'leader';) {
+      const beforeMs = d.now() - graceMs;
+      if (!(await d.meta.orphansDue(beforeMs))) return;
+      const r = (await d.raft.propose(encodeCommand({ op: 'reapOrphans', args: { before: timeFromMs(beforeMs) }, now: timeFromMs(d.now()) }))) as
+        { ok: boolean; value?: { reaped: number; more: boolean } };
+      if (!r.ok || !r.value) return;
+      if (r.value.reaped) d.log.debug(`deleted ${r.value.reaped} unlinked file(s) whose grace period had passed`);
+      more = r.value.more;
+    }
   });
   every(2000, 'disk refresh', () => d.disks.refresh());
   const gc = makeGc(d);

@@ -136,7 +136,7 @@ class NodeHandlers {
 
   /**
    * An open of a file with data also gets its first chunk's layout (OpenLayout), read here right after
-   * the open applied, so everything closed before the open is in it: a small file's read then needs no
+   * the open applied (or with an openRead's own read), so everything closed before the open is in it: a small file's read then needs no
    * readChunk. Left out when the chunk has many slices (the reply stays small) or the read fails.
    */
   private async withFirstLayout(out: Outcome & { ok: true }): Promise<Outcome> {
@@ -160,7 +160,8 @@ class NodeHandlers {
       if (refused) return refused;
     }
     if (op === 'statfs') return { ok: true, result: await this.statfs() };
-    return this.fsOutcome(await this.d.meta.query(op, args), op);
+    const out = this.fsOutcome(await this.d.meta.query(op, args), op);
+    return op === 'openRead' && out.ok ? this.withFirstLayout(out) : out;
   }
 
   private async readBarrier(op: MetaReadOp): Promise<Outcome | undefined> {

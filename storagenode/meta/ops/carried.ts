@@ -1,7 +1,7 @@
 import { fail, type FsResult } from '../../../shared/errno.js';
 import { K } from '../keys.js';
 import type { Tx } from '../tx.js';
-import { deleteInode, hasOpens } from './lifecycle.js';
+import { hasOpens, retire } from './lifecycle.js';
 
 /**
  * Open registrations that ride along with other requests (docs/perf-meta.md). A client's closes only
@@ -36,24 +36,33 @@ export async function releaseOne(tx: Tx, ino: number, session: string, all: bool
   tx.del(K.sessionOpen(session, ino));
   if (n > 0) await countSessions(tx, ino, -1);
   const rec = await tx.getInode(ino);
-  if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) await deleteInode(tx, rec);
+  if (rec && rec.nlink === 0 && !(await hasOpens(tx, ino))) retire(tx, rec);
+}
+
+/** A read-only open that returned unregistered (`openRead`), registered now; a deleted inode is skipped. */
+async function registerLate(tx: Tx, ino: number, session: string): Promise<void> {
+  if (await tx.getInode(ino)) await registerOpen(tx, ino, session);
 }
 
 interface Carrier {
   session?: string | undefined;
   releases?: number[] | undefined;
+  opens?: number[] | undefined;
 }
 
 /**
- * Wraps an op handler so that the closes its request carries are applied after the op, in the same
- * entry, only if the op succeeded: a failed op is rolled back whole (apply.ts `execute`), releases
- * included, and the client queues them again. Order within the entry does not matter: an open count
- * only ever gates the deletion of a nameless inode, and nothing in one op reads what the other wrote
- * except that deletion, which is right either way.
+ * Wraps an op handler so that the opens and closes its request carries are applied with the op, in
+ * the same entry, only if the op succeeded: a failed op is rolled back whole (apply.ts `execute`),
+ * carried ones included, and the client queues them again. Opens go first, so that an unlink in the
+ * same request finds the file open; for the rest order does not matter: an open count only ever
+ * gates the deletion of a nameless inode, which is retired for a grace period first (lifecycle.ts).
  */
 export function carrying<A extends Carrier, R>(op: (tx: Tx, a: A) => Promise<FsResult<R>>): (tx: Tx, a: A) => Promise<FsResult<R>> {
   return async (tx, a) => {
-    if (a.releases?.length && a.session === undefined) return fail('EINVAL');
+    if ((a.releases?.length || a.opens?.length) && a.session === undefined) return fail('EINVAL');
+    if (a.opens && a.session !== undefined) {
+      for (const ino of a.opens) await registerLate(tx, ino, a.session);
+    }
     const r = await op(tx, a);
     if (r.ok && a.releases && a.session !== undefined) {
       for (const ino of a.releases) await releaseOne(tx, ino, a.session, false);

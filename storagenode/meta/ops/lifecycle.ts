@@ -1,4 +1,5 @@
-import { K } from '../keys.js';
+import { timeToMs } from '../../../shared/time.js';
+import { K, tailNumber } from '../keys.js';
 import { unpack, type ChunkRec, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 
@@ -28,7 +29,8 @@ export async function deleteInode(tx: Tx, rec: InodeRec): Promise<void> {
 
 /**
  * After a link count drop: the inode lives on while named; once nameless it lives on as an orphan
- * while some session has it open (POSIX: unlinked files stay readable until the last close).
+ * while some session has it open (POSIX: unlinked files stay readable until the last close), and
+ * for a grace period after that (retire).
  */
 export async function dropLink(tx: Tx, rec: InodeRec): Promise<void> {
   if (rec.nlink > 0) {
@@ -37,6 +39,40 @@ export async function dropLink(tx: Tx, rec: InodeRec): Promise<void> {
     tx.putInode(rec);
     tx.putVal(K.orphan(rec.ino), 1);
   } else {
-    await deleteInode(tx, rec);
+    retire(tx, rec);
   }
+}
+
+/**
+ * A nameless inode nobody has registered open: kept for the grace period, then reaped (reapOrphans).
+ * A read-only open returns before its registration commits (it rides on a later entry, docs/decisions.md),
+ * so a file unlinked in between must still be there when the registration lands; the grace is what
+ * that window may take, failovers included. The space returns when it is reaped.
+ */
+export function retire(tx: Tx, rec: InodeRec): void {
+  tx.putInode(rec);
+  tx.putVal(K.orphan(rec.ino), 1);
+  tx.putVal(K.reap(timeToMs(tx.now), rec.ino), 1);
+}
+
+/** Reaped per entry at most, so that one entry stays small whatever piled up. */
+export const REAP_BATCH_MAX = 256;
+
+/**
+ * Deletes the inodes retired before `beforeMs` that are still nameless and unopened (an open
+ * registered meanwhile keeps one: its last release retires it again). `more`: some are left.
+ */
+export async function reapOrphans(tx: Tx, beforeMs: number): Promise<{ reaped: number; more: boolean }> {
+  let reaped = 0;
+  let seen = 0;
+  for await (const [key] of tx.range({ gte: K.reapPrefix(), lt: K.reap(beforeMs, 0) })) {
+    if (seen++ === REAP_BATCH_MAX) return { reaped, more: true };
+    tx.del(key);
+    const rec = await tx.getInode(tailNumber(key));
+    if (rec && rec.nlink === 0 && !(await hasOpens(tx, rec.ino))) {
+      await deleteInode(tx, rec);
+      reaped++;
+    }
+  }
+  return { reaped, more: false };
 }

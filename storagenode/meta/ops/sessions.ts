@@ -5,12 +5,12 @@ import type { InternalResults } from '../command.js';
 import { K, sessionIdFor, tailNumber } from '../keys.js';
 import { toAttr, unpack, type SessionRec } from '../records.js';
 import type { Tx } from '../tx.js';
-import { allowed, checkName, loadDir, loadInode, R_OK, timeAddMs, W_OK, type Res } from './common.js';
+import { timeAddMs, type Res } from './common.js';
+import { forWriting, O_TRUNC, openable } from './openable.js';
 import { truncateTo } from './data.js';
 import { carrying, registerOpen, releaseOne } from './carried.js';
 import { dropSessionLocks } from '../locks/ops.js';
 
-const O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_TRUNC = 0o1000;
 
 /** A session is live until its lease lapses; `now` is the proposing leader's clock. */
 export async function liveSession(tx: Tx, id: string, now: Time): Promise<SessionRec | undefined> {
@@ -76,31 +76,12 @@ export async function expireSessions(tx: Tx): Res<InternalResults['expireSession
   return ok({ expired });
 }
 
-/** The inode an open names: by number, or by (parent, name), which saves the client a lookup first. */
-async function openTarget(tx: Tx, a: OpArgs<'open'>): Res<number> {
-  if (a.ino !== undefined) return ok(a.ino);
-  if (a.parent === undefined || a.name === undefined) return fail('EINVAL');
-  const dir = await loadDir(tx, a.parent);
-  if (!dir.ok) return dir;
-  const bad = checkName(a.name);
-  if (bad) return fail(bad === 'ENAMETOOLONG' ? bad : 'ENOENT'); // as lookup does
-  const e = await tx.getEntry(a.parent, a.name);
-  return e ? ok(e.ino) : fail('ENOENT');
-}
-
 export const open = carrying(async (tx: Tx, a: OpArgs<'open'>): Res<OpResults['open']> => {
   if (!(await liveSession(tx, a.session, tx.now))) return fail('ESTALE');
-  const ino = await openTarget(tx, a);
-  if (!ino.ok) return ino;
-  const r = await loadInode(tx, ino.value);
+  const r = await openable(tx, a);
   if (!r.ok) return r;
   const rec = r.value;
-  if (rec.nlink === 0) return fail('ENOENT');
-  const acc = a.flags & O_ACCMODE;
-  const mask = acc === O_WRONLY ? W_OK : acc === O_RDWR ? R_OK | W_OK : R_OK;
-  if (rec.type === 'dir' && mask & W_OK) return fail('EISDIR');
-  if (!allowed(rec, a.cred, mask)) return fail('EACCES');
-  if (a.flags & O_TRUNC && mask & W_OK && rec.type === 'file' && rec.size > 0) await truncateTo(tx, rec, 0);
+  if (a.flags & O_TRUNC && forWriting(a.flags) && rec.type === 'file' && rec.size > 0) await truncateTo(tx, rec, 0);
   await registerOpen(tx, rec.ino, a.session);
   tx.putInode(rec);
   return ok(toAttr(rec));
@@ -108,6 +89,6 @@ export const open = carrying(async (tx: Tx, a: OpArgs<'open'>): Res<OpResults['o
 
 /** One close of `ino`; the request's `releases` carry more (a client's queued closes, in one entry). */
 export const release = carrying(async (tx: Tx, a: OpArgs<'release'>): Res<OpResults['release']> => {
-  await releaseOne(tx, a.ino, a.session, false);
+  if (a.ino !== undefined) await releaseOne(tx, a.ino, a.session, false);
   return ok({});
 });

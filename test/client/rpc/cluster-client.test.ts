@@ -184,3 +184,26 @@ t.test('rpc: a request retried under a new session drops the old session\'s clos
   t.equal(calls.filter((x) => x.op === 'release').length, 0);
   await c.close();
 });
+
+t.test('rpc: read-only opens registered later ride along with requests; a close before that sends nothing', async (t) => {
+  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
+  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
+    connector: fakeCluster(leaderAt('ws://n1', (op, a) => (op === 'mknod' ? { ino: 9 } : session(op, a))), calls) });
+  await c.start();
+  const cred = { uid: 0, gid: 0, groups: [] };
+  c.openLater(4);
+  c.openLater(5);
+  await c.meta('release', { ino: 4 }); // its open never left: neither goes
+  await c.meta('mknod', { parent: 1, name: 'x', mode: 0o100644, rdev: 0, cred, open: true });
+  t.match(calls.filter((x) => x.op === 'mknod')[0].args, { opens: [5], session: 's1' }, 'the open still held rides on the mknod');
+  t.equal(calls.filter((x) => x.op === 'mknod')[0].args.releases, undefined, 'the cancelled close is not sent');
+  c.openLater(6);
+  await new Promise((r) => setTimeout(r, 60)); // past the 20 ms a queued open waits for a request
+  const rel = calls.filter((x) => x.op === 'release');
+  t.equal(rel.length, 1, 'with nothing to ride on, the open goes in a release of its own');
+  t.match(rel[0].args, { opens: [6], session: 's1' });
+  t.equal(rel[0].args.ino, undefined, 'which closes nothing');
+  await Promise.all([c.meta('release', { ino: 6 }), c.meta('release', { ino: 5 })]);
+  t.match(calls.filter((x) => x.op === 'release')[1]!.args, { ino: 6, releases: [5] }, 'registered opens are closed as before');
+  await c.close();
+});

@@ -56,13 +56,20 @@ export class FakeCluster implements ClusterApi {
     if ((META_READ_OPS as readonly string[]).includes(op)) {
       r = await this.sm.query(op as MetaReadOp, full as never);
     } else {
-      const data = encodeCommand({ op, args: full, now: timeFromMs(Date.now()) } as MetaCommand);
-      const p = this.chain.then(() => this.sm.apply({ index: ++this.index, term: 1, data }));
-      this.chain = p.catch(() => {});
-      r = (await p) as { ok: boolean; value?: unknown; errno?: string };
+      r = (await this.apply({ op, args: full, now: timeFromMs(Date.now()) } as MetaCommand)) as { ok: boolean; value?: unknown; errno?: string };
+      // Unlinked files nobody has open are reaped at once, as if their grace period had passed (the
+      // grace itself is the state machine's to test: test/storagenode/meta/grace.test.ts).
+      if (await this.sm.orphansDue(Date.now() + 1)) await this.apply({ op: 'reapOrphans', args: { before: timeFromMs(Date.now() + 1) }, now: timeFromMs(Date.now()) });
     }
     if (!r.ok) throw new RpcError((r as unknown as { errno: never }).errno);
     return (r as { value: OpResults[O] }).value;
+  }
+
+  private apply(cmd: MetaCommand): Promise<unknown> {
+    const data = encodeCommand(cmd);
+    const p = this.chain.then(() => this.sm.apply({ index: ++this.index, term: 1, data }));
+    this.chain = p.catch(() => {});
+    return p;
   }
 
   async putBlock(id: BlockId, data: Uint8Array): Promise<void> {

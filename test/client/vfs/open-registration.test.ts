@@ -5,11 +5,13 @@ import { startCluster, type TestCluster } from '../../helpers/cluster.js';
 import { mountFs } from '../../helpers/mount.js';
 
 /**
- * Opens are registered with the cluster before they return (docs/perf-meta.md): a create registers
- * its open inside its mknod entry, an open by name registers in its own, and closes ride along with
- * later requests. Whatever rides where, a file open on one mount stays usable after another mount
- * unlinks it, and is collected once the last descriptor closes.
+ * Opens are registered with the cluster (docs/perf-meta.md): a create registers its open inside its
+ * mknod entry, a writing open by name in its own, and a read-only open rides along with a later
+ * request (it returned unregistered; an unlinked file waits out a grace period, here 1.5 s, before it
+ * is deleted). Closes ride along too. Whatever rides where, a file open on one mount stays usable after
+ * another mount unlinks it, past the grace period, and is collected once the last descriptor closes.
  */
+const GRACE_MS = 1500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function gone(cluster: TestCluster, ino: number): Promise<boolean> {
@@ -22,7 +24,7 @@ async function gone(cluster: TestCluster, ino: number): Promise<boolean> {
 }
 
 t.test('mount: a file open on one mount survives an unlink on another, and goes at its last close', async (t) => {
-  const cluster = await startCluster(t, { nodes: 3 });
+  const cluster = await startCluster(t, { nodes: 3, nodeArgs: ['--orphan-grace-ms', String(GRACE_MS), '--reap-every-ms', '200'] });
   const a = await mountFs(t, cluster.urls);
   const b = await mountFs(t, cluster.urls);
 
@@ -41,7 +43,9 @@ t.test('mount: a file open on one mount survives an unlink on another, and goes 
   const rd = openSync(join(a.dir, 'readonly'), 'r');
   const readonly = fstatSync(rd).ino;
   unlinkSync(join(b.dir, 'readonly'));
-  t.equal(buf.subarray(0, readSync(rd, buf, 0, 64, 0)).toString(), 'committed contents', 'readable after the unlink');
+  await sleep(GRACE_MS + 1500); // past the grace period: only the open's late registration keeps it
+  t.equal(buf.subarray(0, readSync(rd, buf, 0, 64, 0)).toString(), 'committed contents', 'readable after the unlink and the grace period');
+  t.ok((await cluster.call(cluster.nodes[0]!.id, 'localRead', { op: 'getattr', args: { ino: readonly } })).ok, 'the read-only orphan is kept past the grace period while open');
 
   t.ok((await cluster.call(cluster.nodes[0]!.id, 'localRead', { op: 'getattr', args: { ino: created } })).ok, 'kept while open');
   closeSync(fd);

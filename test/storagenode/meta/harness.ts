@@ -19,6 +19,11 @@ export class Harness {
   term = 1;
   nowMs = 1_700_000_000_000;
   private blocks = 0;
+  /**
+   * Reap retired inodes right after each command, as if their grace period (ops/lifecycle.ts retire)
+   * had passed: most tests are about what follows an unlink, not about the grace itself.
+   */
+  autoReap = true;
 
   constructor(public sm: MetaStateMachine) {}
   static async create(): Promise<Harness> {
@@ -28,6 +33,15 @@ export class Harness {
     return timeFromMs(this.nowMs);
   }
   async run<O extends MetaCommandOp>(op: O, args: ArgsOf<O>): Promise<FsResult<CommandResults[O]>> {
+    const r = await this.apply(op, args);
+    if (this.autoReap && op !== 'reapOrphans' && (await this.sm.orphansDue(this.nowMs + 1))) await this.reap();
+    return r;
+  }
+  /** Deletes the inodes retired before `beforeMs` (default: up to now) that nobody opened since: the leader's reaper. */
+  reap(beforeMs = this.nowMs + 1): Promise<FsResult<CommandResults['reapOrphans']>> {
+    return this.apply('reapOrphans', { before: timeFromMs(beforeMs) });
+  }
+  private async apply<O extends MetaCommandOp>(op: O, args: ArgsOf<O>): Promise<FsResult<CommandResults[O]>> {
     const data = encodeCommand({ op, args, now: this.now() } as MetaCommand);
     return (await this.sm.apply({ index: ++this.index, term: this.term, data })) as FsResult<CommandResults[O]>;
   }
