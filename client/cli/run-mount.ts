@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { createLogger } from '../../shared/log.js';
 import { ClusterClient } from '../rpc/cluster-client.js';
 import { setErrnoLogger } from '../rpc/errno.js';
-import { KERNEL_CACHE_SEC } from '../vfs/kernel-cache.js';
+import { KERNEL_CACHE_SEC, NAMES_CACHE_SEC } from '../vfs/kernel-cache.js';
 import { Vfs } from '../vfs/vfs.js';
 import { VfsLocks } from '../vfs/locks.js';
 import type { Logger } from '../../shared/log.js';
@@ -87,6 +87,7 @@ export async function runMount(a: MountArgs): Promise<number> {
     randomHex: () => randomBytes(12).toString('hex'),
     log: log.child('vfs'),
     pathTtlMs: a.strict ? 0 : KERNEL_CACHE_SEC * 1000, // kept coherent like the kernel's (kernel-cache.ts)
+    namesTtlMs: a.strict ? 0 : NAMES_CACHE_SEC * 1000,
   });
   locks = wireLocks(client, vfs, log);
   let mounted;

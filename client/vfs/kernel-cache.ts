@@ -10,11 +10,16 @@ export interface KernelInvalidator {
 }
 
 /**
- * How long the kernel (attr_timeout, entry_timeout) and this mount's path cache keep attributes and
- * names: NFS's acregmax. Only a bound for missed invalidations: changes reach both caches by
+ * How long the kernel (attr_timeout, entry_timeout) keeps attributes and names: NFS's acregmax. Only a bound for missed invalidations: changes reach both caches by
  * invalidation, this mount's own at once and other mounts' through the cluster's `changed` pushes.
  */
 export const KERNEL_CACHE_SEC = 60;
+/**
+ * How long the client's path cache keeps names (VfsOptions.namesTtlMs): longer than the kernel, so a
+ * sweep over a directory larger than what one minute covers (stat of 100,000 names) is answered here
+ * when the kernel's entries lapse. Coherent the same way (pushes; `all` after any gap).
+ */
+export const NAMES_CACHE_SEC = 600;
 
 /** How many inodes' served versions are remembered; older ones count as unknown (and are invalidated). */
 const TRACKED_MAX = 100_000;

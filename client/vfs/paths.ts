@@ -27,8 +27,8 @@ interface Entry {
 
 /**
  * Path → inode resolution for fuse-native's path-based API: one lookup per component, with a cache of
- * entries (name → inode, and the attributes the lookup returned) that lives as long as the kernel's
- * (KERNEL_CACHE_SEC; 0 in strict mode). Changes made through this mount update or drop the entries
+ * entries (name → inode, and the attributes the lookup returned) that lives NAMES_CACHE_SEC (0 in
+ * strict mode). Changes made through this mount update or drop the entries
  * they touch, by path and by inode (hard links share an inode but not a path), so this mount never
  * sees its own changes late; other mounts' changes drop entries when the cluster pushes them
  * (Vfs.remoteChanged), and opens always ask the cluster (close-to-open).

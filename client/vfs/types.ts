@@ -35,6 +35,12 @@ export interface VfsOptions {
   log: Logger;
   /** How long resolved paths and their attributes stay cached (as long as the kernel caches them; 0 in strict mode). */
   pathTtlMs: number;
+  /**
+   * How long the path cache keeps names and their attributes (default pathTtlMs). Other mounts' changes
+   * reach it by push like the kernel's caches, so this only bounds what a missed push could leave; it
+   * may outlast the kernel's timeout, which then revalidates from here instead of from the cluster.
+   */
+  namesTtlMs?: number;
   /** Blocks uploading at once per file before a write waits. */
   uploadsInFlightMax?: number;
   /** Bytes read ahead of a sequential reader. */

@@ -28,7 +28,7 @@ export class Vfs {
   private kernel: KernelCache | undefined;
 
   constructor(private readonly o: VfsOptions) {
-    this.paths = new PathCache(o.cluster, o.clock, o.pathTtlMs);
+    this.paths = new PathCache(o.cluster, o.clock, o.namesTtlMs ?? o.pathTtlMs);
     this.files = new Files(o);
     this.files.onAttr = (a) => { this.paths.updated(a); this.kernel?.learn(a); };
     this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs);
