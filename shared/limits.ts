@@ -42,6 +42,8 @@ export const LOCKS_PER_FILE_MAX = 512; // byte-range + flock locks on one file, 
 export const LOCKS_PER_SESSION_MAX = 8192; // per mount (session), as EFS; a queued waiter counts as one
 export const LOCK_WAITERS_PER_FILE_MAX = 1024; // blocked requests queued on one file; ENOLCK past it
 export const LOCK_OWNER_BYTES_MAX = 40; // a kernel lock owner as hex (64 bits) with a kind prefix
+/** Files up to this size come with their bytes in the reply to a read-only open (OpenLayout.blocks0). */
+export const INLINE_FILE_BYTES_MAX = 64 * 1024;
 /** An unlinked file nobody registered open is deleted this long after (storagenode/meta/ops/lifecycle.ts retire). */
 export const ORPHAN_GRACE_MS_DEFAULT = 30_000;
 export const REAP_EVERY_MS_DEFAULT = 1000;

@@ -31,6 +31,12 @@ const CARRIERS = new Set<OpName>(['mknod', 'mkdir', 'symlink', 'link', 'unlink',
  * changes nothing a program can observe, except that the space of such a file is freed this much later.
  */
 const RELEASE_DELAY_MS = 20;
+/**
+ * How long a queued read-only open waits for a request to ride along with, or for its own close, which
+ * cancels both: most opens of small files end well within it and never reach the cluster. The
+ * cluster keeps an unlinked file for far longer than this (--orphan-grace-ms), so the wait is safe.
+ */
+const OPEN_DELAY_MS = 1000;
 
 /**
  * A close of an open file, or a read-only open that returned unregistered (`openRead`), queued until
@@ -89,6 +95,7 @@ export class ClusterClient {
   readonly counts = new Map<string, number>();
   private pending: PendingHandle[] = [];
   private releaseTimer: NodeJS.Timeout | null = null;
+  private releaseDueMs = 0;
 
   constructor(private readonly opts: ClusterClientOptions) {
     this.log = opts.logger ?? createLogger('client rpc');
@@ -195,8 +202,17 @@ export class ClusterClient {
 
   private enqueue(p: PendingHandle): void {
     this.pending.push(p);
-    if (this.pending.length >= RELEASES_MAX) this.flushReleases();
-    else if (!this.releaseTimer) this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
+    if (this.pending.length >= RELEASES_MAX) return this.flushReleases();
+    this.flushWithin(p.kind === 'open' ? OPEN_DELAY_MS : RELEASE_DELAY_MS);
+  }
+
+  /** Sends what is queued within `ms`, unless it is due sooner already. */
+  private flushWithin(ms: number): void {
+    const due = this.clock.nowMs() + ms;
+    if (this.releaseTimer && this.releaseDueMs <= due) return;
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseDueMs = due;
+    this.releaseTimer = setTimeout(() => this.flushReleases(), ms);
   }
 
   /** Sends the queued opens and closes that no request took along, as one `release` entry. */
@@ -244,9 +260,7 @@ export class ClusterClient {
     // A release of its own has nothing to fail on but its input: sending it again would only loop.
     if (op !== 'release' && e instanceof RpcError && /^E[A-Z]+$/.test(e.code) && e.code !== 'ESTALE') {
       this.pending.unshift(...rs);
-      if (!this.releaseTimer) {
-        this.releaseTimer = setTimeout(() => this.flushReleases(), RELEASE_DELAY_MS);
-      }
+      this.flushWithin(RELEASE_DELAY_MS);
       return;
     }
     for (const r of rs) r.settle();

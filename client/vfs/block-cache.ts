@@ -162,6 +162,11 @@ export class BlockCache {
     await p;
   }
 
+  /** Bytes of a block that arrived some other way (an open's reply): cached like a fetch's. */
+  offer(id: BlockId, off: number, buf: Uint8Array): void {
+    this.insert(id, off, buf);
+  }
+
   private insert(id: BlockId, off: number, buf: Uint8Array): void {
     if (pinsMore(buf)) buf = new Uint8Array(buf); // own bytes: do not keep the rest of the frame alive
     const end = off + buf.byteLength;

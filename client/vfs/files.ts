@@ -100,6 +100,7 @@ export class Files {
     if (!st.writer.dirty) this.noteAttr(attr);
     st.reader.revalidate(attr.version);
     if (attr.chunk0 && !st.writer.dirty) st.reader.offerLayout(0, attr.chunk0);
+    for (const b of attr.blocks0 ?? []) st.reader.offerBytes(b.block, b.off, b.data);
     st.handles++;
     if ((flags & O_ACCMODE) !== O_RDONLY) st.writers++;
     while (this.handles.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) % HANDLES_MAX;

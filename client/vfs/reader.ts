@@ -1,5 +1,5 @@
 import { BLOCK_BYTES_MAX, CHUNK_BYTES } from '../../shared/limits.js';
-import type { Slice } from '../../shared/types.js';
+import type { BlockId, Slice } from '../../shared/types.js';
 import { BlockMissingError } from '../rpc/block-io.js';
 import { blockCacheFor, type BlockCache } from './block-cache.js';
 import { resolveSlices, splitByChunk } from './slices.js';
@@ -98,6 +98,11 @@ export class FileReader {
   /** A layout that came with the open (OpenLayout): used if it is of the version this reader holds. */
   offerLayout(chunk: number, l: Layout): void {
     if (l.version === this.version && !this.layouts.has(chunk)) this.layouts.set(chunk, Promise.resolve(l));
+  }
+
+  /** Block bytes that came with the open (OpenLayout.blocks0): immutable, so always right to cache. */
+  offerBytes(block: BlockId, off: number, data: Uint8Array): void {
+    this.cache.offer(block, off, data);
   }
 
   private layout(chunk: number): Promise<Layout> {

@@ -268,6 +268,12 @@ export interface ChangedPush {
  */
 export interface OpenLayout {
   chunk0?: { slices: Slice[]; size: number; version: number };
+  /**
+   * With `chunk0`, for a small file (INLINE_FILE_BYTES_MAX) whose blocks the answering node holds: the
+   * bytes each slice names, read (and checksum-checked) there, so the file is read with no block
+   * request. Blocks are immutable, so these bytes are right for any later layout that names them.
+   */
+  blocks0?: { block: string; off: number; data: Uint8Array }[];
 }
 
 /** Besides, a change of a directory's entries returns the directory after it (absent from older nodes). */

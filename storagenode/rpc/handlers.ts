@@ -4,9 +4,9 @@ import type { Logger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/handshake.js';
 import { LOCK_OPS, META_READ_OPS, META_WRITE_OPS, OPS, type MetaReadOp, type MetaWriteOp, type NodeStatus, type OpArgs, type OpName } from '../../shared/protocol/ops.js';
 import { timeFromMs, type Time } from '../../shared/time.js';
-import { S_IFMT, S_IFREG, type NodeInfo, type StatFs } from '../../shared/types.js';
+import { S_IFMT, S_IFREG, type NodeInfo, type Slice, type StatFs } from '../../shared/types.js';
 import { Invalid } from '../../shared/wire/validate.js';
-import { NAME_BYTES_MAX } from '../../shared/limits.js';
+import { INLINE_FILE_BYTES_MAX, NAME_BYTES_MAX } from '../../shared/limits.js';
 import type { BlockStore } from '../blocks/block-store.js';
 import type { RaftStatus } from '../raft/driver.js';
 import type { ConnContext, Outcome, RpcHandlers } from './server.js';
@@ -139,14 +139,36 @@ class NodeHandlers {
    * the open applied (or with an openRead's own read), so everything closed before the open is in it: a small file's read then needs no
    * readChunk. Left out when the chunk has many slices (the reply stays small) or the read fails.
    */
-  private async withFirstLayout(out: Outcome & { ok: true }): Promise<Outcome> {
+  private async withFirstLayout(out: Outcome & { ok: true }, inline = false): Promise<Outcome> {
     const a = out.result as { ino?: number; mode?: number; size?: number; version?: number };
     if (typeof a.ino !== 'number' || !a.size || ((a.mode ?? 0) & S_IFMT) !== S_IFREG) return out;
     const r = await this.d.meta.query('readChunk', { ino: a.ino, chunk: 0 }).catch(() => undefined);
     if (!r?.ok) return out;
-    const layout = r.value as { slices: unknown[]; size: number; version: number };
+    const layout = r.value as { slices: Slice[]; size: number; version: number };
     if (layout.slices.length > OPEN_LAYOUT_SLICES_MAX || layout.version !== a.version) return out;
-    return { ok: true, result: { ...a, chunk0: layout } };
+    const blocks0 = inline && a.size <= INLINE_FILE_BYTES_MAX ? await this.localBytes(layout.slices) : undefined;
+    return { ok: true, result: { ...a, chunk0: layout, ...(blocks0 ? { blocks0 } : {}) } };
+  }
+
+  /**
+   * The bytes the slices of a small file name, from this node's own store (OpenLayout.blocks0), or
+   * undefined if it lacks one or a copy fails its checksum (then repaired, as a read would): the
+   * client then fetches them as usual.
+   */
+  private async localBytes(slices: Slice[]): Promise<{ block: string; off: number; data: Uint8Array }[] | undefined> {
+    if (slices.reduce((n, s) => n + s.len, 0) > 2 * INLINE_FILE_BYTES_MAX) return undefined; // overwritten many times
+    try {
+      const out = [];
+      for (const s of slices) {
+        const data = await this.d.blocks.get(s.block, s.off, s.len);
+        if (!data || data.byteLength !== s.len) return undefined;
+        out.push({ block: s.block, off: s.off, data });
+      }
+      return out;
+    } catch (e) {
+      if (errName(e) === 'BlockCorruptError') this.d.onCorruptRead?.((e as { id: string }).id);
+      return undefined;
+    }
   }
 
   /**
@@ -161,7 +183,7 @@ class NodeHandlers {
     }
     if (op === 'statfs') return { ok: true, result: await this.statfs() };
     const out = this.fsOutcome(await this.d.meta.query(op, args), op);
-    return op === 'openRead' && out.ok ? this.withFirstLayout(out) : out;
+    return op === 'openRead' && out.ok ? this.withFirstLayout(out, true) : out;
   }
 
   private async readBarrier(op: MetaReadOp): Promise<Outcome | undefined> {

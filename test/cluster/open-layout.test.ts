@@ -36,3 +36,37 @@ t.test('open carries the first chunk layout of a file with data, and only then',
   await m.meta('commitWrite', { ino: many, slices, cred });
   t.equal((await m.meta('open', { ino: many, flags: 0, cred })).chunk0, undefined, 'more than 64 slices: left to readChunk');
 });
+
+t.test('a read-only open of a small file carries its bytes, read and checked by the leader', async (t) => {
+  const c = await startCluster(t, { nodes: 3 });
+  const m = new ClusterClient({ urls: c.urls, clientName: 'open-inline', cluster: TEST_CLUSTER_ID, logger: silentLogger });
+  t.teardown(() => m.close());
+  await m.start();
+  const mk = async (name: string) => (await m.meta('mknod', { parent: 1, name, mode: S_IFREG | 0o644, rdev: 0, cred })).ino;
+  const put = async (bytes: Buffer) => {
+    const id = makeBlockId(Date.now(), randomBytes(8).toString('hex'));
+    await m.putBlock(id, bytes);
+    return id;
+  };
+
+  const data = randomBytes(20000);
+  const a = await put(data);
+  const b = await put(Buffer.from('overwritten'));
+  const small = await mk('small');
+  await m.meta('commitWrite', { ino: small, slices: [{ chunk: 0, pos: 0, len: 20000, block: a, off: 0 }, { chunk: 0, pos: 100, len: 11, block: b, off: 0 }], cred });
+  const o = await m.meta('openRead', { parent: 1, name: 'small', flags: 0, cred });
+  t.same(o.blocks0?.map((x) => [x.block, x.off, Buffer.from(x.data)]), [[a, 0, data], [b, 0, Buffer.from('overwritten')]], 'each slice\'s bytes');
+  t.equal((await m.meta('open', { ino: small, flags: 0, cred })).blocks0, undefined, 'a registered open does not carry them');
+
+  const bigData = randomBytes(70000);
+  const big = await mk('big');
+  await m.meta('commitWrite', { ino: big, slices: [{ chunk: 0, pos: 0, len: bigData.length, block: await put(bigData), off: 0 }], cred });
+  const ob = await m.meta('openRead', { ino: big, flags: 0, cred });
+  t.ok(ob.chunk0, 'a larger file: its layout');
+  t.equal(ob.blocks0, undefined, 'but not its bytes');
+
+  const lost = await mk('lost');
+  await m.meta('commitWrite', { ino: lost, slices: [{ chunk: 0, pos: 0, len: 10, block: makeBlockId(Date.now(), randomBytes(8).toString('hex')), off: 0 }], cred });
+  const ol = await m.meta('openRead', { ino: lost, flags: 0, cred });
+  t.ok(ol.chunk0 && ol.blocks0 === undefined, 'a block the leader does not hold: layout only');
+});

@@ -12,8 +12,8 @@ export interface MountHandle {
   dir: string; // the mountpoint
   pid: number; // the client process
   logFile: string;
-  /** Unmounts and stops the client; safe to call more than once (teardown calls it too). */
-  unmount(): Promise<void>;
+  /** Unmounts and stops the client; safe to call more than once (teardown calls it too). Resolves with its log. */
+  unmount(): Promise<string>;
 }
 
 export interface MountFsOptions {
@@ -65,10 +65,12 @@ export async function mountFs(t: TestLike, urls: string[], opts: MountFsOptions 
     ...(opts.strict ? ['--strict'] : []), ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: { ...process.env, TIDEFS_EXIT_WITH_PARENT: '1' } });
   closeSync(out);
-  let stopped: Promise<void> | null = null;
+  let stopped: Promise<string> | null = null;
   const unmount = () => (stopped ??= stop(child, dir).then(() => {
+    const text = readFileSync(logFile, 'utf8');
     if (t.passing?.() === false) t.comment?.(`client log kept at ${logFile}`);
     else rmSync(base, { recursive: true, force: true });
+    return text;
   }));
   t.teardown(unmount);
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);

@@ -198,7 +198,7 @@ t.test('rpc: read-only opens registered later ride along with requests; a close 
   t.match(calls.filter((x) => x.op === 'mknod')[0].args, { opens: [5], session: 's1' }, 'the open still held rides on the mknod');
   t.equal(calls.filter((x) => x.op === 'mknod')[0].args.releases, undefined, 'the cancelled close is not sent');
   c.openLater(6);
-  await new Promise((r) => setTimeout(r, 60)); // past the 20 ms a queued open waits for a request
+  await new Promise((r) => setTimeout(r, 1100)); // past the second a queued open waits for a request or its close
   const rel = calls.filter((x) => x.op === 'release');
   t.equal(rel.length, 1, 'with nothing to ride on, the open goes in a release of its own');
   t.match(rel[0].args, { opens: [6], session: 's1' });
