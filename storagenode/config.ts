@@ -166,7 +166,7 @@ export function buildConfig(file: Record<string, unknown>, flags: Record<string,
 export const NODE_USAGE = `usage: tidefs node --id ID --listen HOST:PORT --data DIR --peers ID=ws://HOST:PORT,...
                    [--cluster NAME] [--config FILE.json] [--snapshot-entries N] [--snapshot-keep-entries N] [--replicas R]
                    [--tick-ms MS] [--election-ticks N] [--heartbeat-ticks N]
-                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS] [--orphan-grace-ms MS] [--join]
+                   [--expire-every-ms MS] [--gc-every-ms MS] [--gc-grace-ms MS] [--orphan-grace-ms MS] [--reap-every-ms MS] [--join]
                    [--lost-after-ms MS] [--repair-every-ms MS] [--repair-bytes-per-sec N]
                    [--scrub-every-ms MS] [--scrub-bytes-per-sec N] [--block-store blob|level]
 --join: a new node joining a running cluster (add it with \`tidefs node add\` on the cluster);
