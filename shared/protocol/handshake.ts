@@ -7,6 +7,8 @@
  * 3: compactChunk names the replaced slices by count and digest (`oldCount`, `oldDigest`), not by
  *    list; chunks hold up to 4096 slices.
  * 4: `openRead` (a read-only open with no Raft entry) and carried `opens`; `release` without `ino`.
+ * 5: commitWrite `times` (a utimens riding on the data commit it flushed). A version-4 node's
+ *    validator refuses the unknown field (EINVAL), in requests and in Raft entries alike.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 export const CLUSTER_ID_DEFAULT = 'tidefs';

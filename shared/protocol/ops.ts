@@ -40,6 +40,13 @@ const opens = optional(array(ino, RELEASES_MAX));
 export const slice = object({ pos: uint(CHUNK_BYTES - 1), len: uint(CHUNK_BYTES), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
 export const chunkSlice = object({ chunk: uint(FILE_BYTES_MAX / CHUNK_BYTES), pos: uint(CHUNK_BYTES - 1), len: int({ min: 1, max: CHUNK_BYTES }), block: blockId, off: uint(BLOCK_BYTES_MAX - 1) });
 const timeArg = (x: unknown, p: string) => (x === 'now' ? ('now' as const) : time(x, p));
+/**
+ * A utimens of the file that rides on the commit of its buffered writes (the flush it forced), so the
+ * two are one entry: applied after the data, with setattr's rules (storagenode/meta/ops/times.ts),
+ * checked against `cred`, the utimens caller's (the writer's may differ). If they are refused, the
+ * whole entry is, data included.
+ */
+const commitTimes = object({ atime: optional(timeArg), mtime: optional(timeArg), cred });
 
 export const OPS = {
   // Handshake (shared/protocol/handshake.ts): must be the first request on a connection.
@@ -75,8 +82,8 @@ export const OPS = {
   }),
   setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
-  /** Makes already-stored blocks part of a file: the only way data becomes visible. */
-  commitWrite: object({ ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, session: optional(session), seq, releases, opens }),
+  /** Makes already-stored blocks part of a file: the only way data becomes visible. `times`: see commitTimes. */
+  commitWrite: object({ ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, times: optional(commitTimes), session: optional(session), seq, releases, opens }),
   /**
    * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first `oldCount` slices, which
    * must digest to `oldDigest` (shared/chunk-prefix.ts: exactly what the client read), by `slices` (new

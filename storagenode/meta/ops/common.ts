@@ -15,6 +15,11 @@ export function checkName(name: string): Errno | undefined {
   return undefined;
 }
 
+/** Root, or the file's owner: who may chmod, and set explicit times. */
+export function isOwner(rec: InodeRec, cred: Cred): boolean {
+  return cred.uid === 0 || cred.uid === rec.uid;
+}
+
 export function inGroup(cred: Cred, gid: number): boolean {
   return cred.gid === gid || cred.groups.includes(gid);
 }

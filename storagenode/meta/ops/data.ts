@@ -11,6 +11,7 @@ import { loadInode, type Res } from './common.js';
 import { chunkChanged, ensureAlloc } from './alloc.js';
 import { addRef } from './lifecycle.js';
 import { carrying } from './carried.js';
+import { checkTimes, setTimes } from './times.js';
 
 type ChunkSlice = OpArgs<'commitWrite'>['slices'][number];
 
@@ -103,6 +104,13 @@ async function commitWriteOp(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['c
   rec.ctime = tx.now;
   rec.version++;
   killPriv(rec, a.cred.uid);
+  if (a.times) {
+    // The utimens that forced this flush, as if it were the next entry: a refusal fails this one whole
+    // (apply.ts rolls the data back too), and the client commits the data alone, then sends setattr.
+    const bad = checkTimes(rec, a.times.cred, a.times);
+    if (bad) return fail(bad);
+    setTimes(rec, a.times, tx.now);
+  }
   tx.putInode(rec);
   return ok(toAttr(rec));
 }

@@ -1,15 +1,14 @@
 import { fail, ok, type Errno } from '../../../shared/errno.js';
 import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
-import type { Time } from '../../../shared/time.js';
 import { S_IFMT, S_ISGID, S_ISUID, type Cred } from '../../../shared/types.js';
 import { toAttr, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
-import { allowed, inGroup, loadInode, W_OK, type Res } from './common.js';
+import { allowed, inGroup, isOwner, loadInode, W_OK, type Res } from './common.js';
 import { truncateTo } from './data.js';
 import { carrying } from './carried.js';
+import { checkTimes, setTimes } from './times.js';
 
 type Args = OpArgs<'setattr'>;
-const isOwner = (rec: InodeRec, cred: Cred) => cred.uid === 0 || cred.uid === rec.uid;
 
 /** chmod: owner or root; a non-root caller outside the file's group cannot set setgid. */
 function checkChmod(rec: InodeRec, cred: Cred, mode: number): Errno | number {
@@ -31,14 +30,6 @@ function checkChown(rec: InodeRec, cred: Cred, uid: number | undefined, gid: num
   return undefined;
 }
 
-/** utimes: explicit times need ownership; 'now' also anyone who may write the file. */
-function checkTimes(rec: InodeRec, cred: Cred, a: Args): Errno | undefined {
-  const explicit = (a.atime !== undefined && a.atime !== 'now') || (a.mtime !== undefined && a.mtime !== 'now');
-  if (explicit) return isOwner(rec, cred) ? undefined : 'EPERM';
-  if (a.atime === undefined && a.mtime === undefined) return undefined;
-  return isOwner(rec, cred) || allowed(rec, cred, W_OK) ? undefined : 'EACCES';
-}
-
 function checkSize(rec: InodeRec, cred: Cred): Errno | undefined {
   if (rec.type === 'dir') return 'EISDIR';
   if (rec.type !== 'file') return 'EINVAL';
@@ -52,8 +43,6 @@ function applyOwnership(rec: InodeRec, cred: Cred, a: Args): void {
   // A non-root chown of a non-directory drops setuid/setgid, so ownership cannot be laundered.
   if (cred.uid !== 0 && rec.type !== 'dir') rec.mode &= ~(S_ISUID | S_ISGID);
 }
-
-const pick = (t: Time | 'now' | undefined, now: Time, old: Time): Time => (t === undefined ? old : t === 'now' ? now : t);
 
 async function setattrOp(tx: Tx, a: Args): Res<OpResults['setattr']> {
   const r = await loadInode(tx, a.ino);
@@ -73,8 +62,7 @@ async function setattrOp(tx: Tx, a: Args): Res<OpResults['setattr']> {
   applyOwnership(rec, a.cred, a);
   if (a.size !== undefined && a.size !== rec.size) await truncateTo(tx, rec, a.size);
   else if (a.size !== undefined) rec.mtime = tx.now; // POSIX: truncate to the same size still updates times
-  rec.atime = pick(a.atime, tx.now, rec.atime);
-  rec.mtime = pick(a.mtime, tx.now, rec.mtime);
+  setTimes(rec, a, tx.now);
   rec.ctime = tx.now;
   tx.putInode(rec);
   return ok(toAttr(rec));

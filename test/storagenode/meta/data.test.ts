@@ -3,7 +3,7 @@ import { makeBlockId } from '../../../shared/block-id.js';
 import { BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { S_ISGID, S_ISUID } from '../../../shared/types.js';
 import { dropHidden } from '../../../storagenode/meta/ops/data.js';
-import { ALICE, Harness, ROOT } from './harness.js';
+import { ALICE, BOB, Harness, ROOT } from './harness.js';
 
 async function chunk(h: Harness, ino: number, c = 0) {
   const r = await h.q('readChunk', { ino, chunk: c });
@@ -39,6 +39,51 @@ t.test('a write by a non-root caller clears setuid and setgid', async (t) => {
   const f = await h.create(1, 'f', ROOT, 0o6777);
   const a = await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 1, block: h.block(), off: 0 }], cred: ALICE });
   t.equal(a.mode & (S_ISUID | S_ISGID), 0);
+});
+
+t.test('commitWrite with times applies them after the data, in the same entry', async (t) => {
+  const h = await Harness.create();
+  const pub = await h.mkdir(1, 'pub', ROOT, 0o777);
+  const f = await h.create(pub.ino, 'f', ALICE, 0o666);
+  const b = h.block();
+  h.nowMs += 1000;
+  const a = await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred: ALICE,
+    times: { mtime: [5, 6], atime: [7, 8], cred: ALICE } });
+  t.match(a, { size: 100, version: 1, mtime: [5, 6], atime: [7, 8], ctime: h.now() });
+  t.same(await h.attr(f.ino), a, 'what a reader sees');
+  t.same((await chunk(h, f.ino)).slices, [{ pos: 0, len: 100, block: b, off: 0 }]);
+  // UTIME_OMIT keeps a time; 'now' is the entry's time.
+  h.nowMs += 1000;
+  t.match(await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 1, block: h.block(), off: 0 }], cred: ALICE,
+    times: { atime: 'now', cred: ALICE } }), { size: 100, version: 2, mtime: h.now(), atime: h.now() });
+  // The times are checked against their own cred: BOB writes, the owner sets the times.
+  t.match(await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 1, block: h.block(), off: 0 }], cred: BOB,
+    times: { mtime: [9, 0], cred: ALICE } }), { version: 3, mtime: [9, 0] });
+});
+
+t.test('commitWrite whose times are refused fails whole: no data, size, version or time changes', async (t) => {
+  const h = await Harness.create();
+  const pub = await h.mkdir(1, 'pub', ROOT, 0o777);
+  const f = await h.create(pub.ino, 'f', ALICE, 0o666);
+  const before = await h.attr(f.ino);
+  const b = h.block();
+  h.nowMs += 1000;
+  const write = (times: Parameters<typeof h.run<'commitWrite'>>[1]['times'], cred = BOB) =>
+    h.errno('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred, times });
+  t.equal(await write({ mtime: [5, 6], cred: BOB }), 'EPERM', 'explicit times need the owner');
+  t.equal(await write({ mtime: [5, 6], atime: 'now', cred: BOB }), 'EPERM', 'one explicit time is enough to need the owner');
+  const carol = { uid: 1002, gid: 1002, groups: [] };
+  await h.must('setattr', { ino: f.ino, mode: 0o644, cred: ALICE });
+  const chmodded = await h.attr(f.ino);
+  t.equal(await write({ mtime: 'now', cred: carol }), 'EACCES', "'now' needs write permission or the owner");
+  t.same(await h.attr(f.ino), chmodded, 'attributes as before');
+  t.same((await chunk(h, f.ino)).slices, [], 'no slices');
+  t.same(await h.sm.blocksReferenced([b]), [false], 'no block reference');
+  t.same(h.sm.usage(), { inodes: 3, bytes: 0 }, 'no bytes counted');
+  t.equal(chmodded.size, before.size);
+  t.equal(await write({ mtime: 'now', cred: ALICE }), 'OK', 'the same commit passes with the owner');
+  t.equal(await h.errno('commitWrite', { ino: f.ino, slices: [], cred: ROOT, times: { mtime: [1, 2e9] as never, cred: ROOT } }), 'EINVAL',
+    'times are validated like setattr\'s');
 });
 
 t.test('refuses blocks older than BLOCK_COMMIT_AGE_MS_MAX and slices past the chunk with EINVAL', async (t) => {
