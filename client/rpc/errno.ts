@@ -24,3 +24,12 @@ export function toErrno(e: unknown, context = ''): Errno {
   log.error(`${context ? context + ': ' : ''}unexpected error became EIO: ${err?.stack ?? String(e)}`);
   return 'EIO';
 }
+
+/**
+ * Whether a failed metadata request certainly changed nothing: the state machine answered it with an
+ * errno, and an op that fails is rolled back whole, with everything its entry carried (apply.ts). Any
+ * other failure (the client gave up, a fence) may have come after the entry applied.
+ */
+export function refusedWhole(e: unknown): boolean {
+  return e instanceof RpcError && isErrno(e.code);
+}

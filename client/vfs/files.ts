@@ -8,7 +8,7 @@ import { STORE_WINDOW_BYTES, type KernelPages } from './kernel-pages.js';
 import { FileReader, type Around } from './reader.js';
 import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
-import { FileWriter } from './writer.js';
+import { FileWriter, type CommitTimes } from './writer.js';
 
 /** What this mount knows of an inode while it is open or has buffered writes. */
 export interface InodeState {
@@ -181,12 +181,15 @@ export class Files {
     return data.byteLength;
   }
 
-  /** Makes this inode's buffered writes durable and visible (flush, fsync, before truncate). */
-  async flushIno(ino: Ino): Promise<void> {
+  /**
+   * Makes this inode's buffered writes durable and visible (flush, fsync, before truncate and utimens).
+   * `times` ride on the last commit (FileWriter.flush): its attributes if they were applied, else null.
+   */
+  async flushIno(ino: Ino, times?: CommitTimes): Promise<Attr | null> {
     const st = this.inodes.get(ino);
-    if (!st) return;
+    if (!st) return null;
     try {
-      await st.writer.flush();
+      return await st.writer.flush(times);
     } catch (e) {
       st.writer.takeError();
       throw e;

@@ -2,7 +2,7 @@ import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
 import { FILE_BYTES_MAX } from '../../shared/limits.js';
 import type { Time } from '../../shared/time.js';
 import type { DirChanged } from '../../shared/protocol/ops.js';
-import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
+import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type Cred, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
 import type { KernelCache } from './kernel-cache.js';
@@ -12,6 +12,7 @@ import { credOf, type OpContext, type VfsOptions } from './types.js';
 import { Xattrs } from './xattrs.js';
 
 export type TimeArg = Time | 'now' | undefined; // undefined: UTIME_OMIT
+type SetattrChange = { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg };
 
 /**
  * The POSIX layer over the cluster, inode based, free of fuse-native (DESIGN.md "Client"). Paths from
@@ -242,21 +243,40 @@ export class Vfs {
     this.paths.hide(to, ino);
   }
 
-  /** chmod, chown, utimens and truncate by path all end here: one setattr entry. */
-  private async setattr(ctx: OpContext, ino: Ino, change: { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg }): Promise<Attr> {
+  /**
+   * chmod, chown, utimens and truncate by path all end here: one setattr entry, or for utimens of a
+   * file with buffered writes, the last commitWrite of their flush (see flushFirst).
+   */
+  private async setattr(ctx: OpContext, ino: Ino, change: SetattrChange): Promise<Attr> {
     const args: Parameters<typeof this.o.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
     for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
     if (change.size !== undefined && change.size > FILE_BYTES_MAX) throw new FsError('EFBIG');
-    // Buffered writes land first, then the cut; and before explicit times, or their later commit would
-    // stamp the commit time over them (tar sets mtime before close: it came out as the extraction time).
-    if (change.size !== undefined || change.mtime !== undefined || change.atime !== undefined) await this.files.flushIno(ino);
-    const attr = await this.o.cluster.meta('setattr', args);
+    const attr = (await this.flushFirst(ino, change, args.cred)) ?? (await this.o.cluster.meta('setattr', args));
     this.attrChanged(attr);
     if (change.size !== undefined) {
       this.files.truncated(attr);
       await this.files.settlePages(ino); // no page of the old contents may land after the kernel's cut
     }
     return this.files.effective(attr);
+  }
+
+  /**
+   * Buffered writes land first, then the cut; and before times, or their later commit would stamp the
+   * commit time over them (tar sets mtime before close: it came out as the extraction time). A change
+   * of times alone rides on the flush's last commitWrite: one Raft entry instead of two (tar's
+   * utimensat after each file's write; docs/perf-meta.md). Returns the attributes if the times were
+   * set so, null if the setattr is still to be sent (nothing was buffered, or the entry with the
+   * times was refused: then the data went alone, and the setattr reports the times' errno).
+   */
+  private async flushFirst(ino: Ino, change: SetattrChange, cred: Cred): Promise<Attr | null> {
+    const { atime, mtime, ...rest } = change;
+    const times = atime !== undefined || mtime !== undefined;
+    if (!times && change.size === undefined) return null;
+    if (!times || Object.values(rest).some((v) => v !== undefined)) {
+      await this.files.flushIno(ino);
+      return null;
+    }
+    return this.files.flushIno(ino, { ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}), cred });
   }
 
   chmod(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {

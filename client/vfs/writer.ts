@@ -3,10 +3,13 @@ import { FsError, type Errno } from '../../shared/errno.js';
 import { BLOCK_BYTES_MAX, CHUNK_BYTES } from '../../shared/limits.js';
 import type { OpArgs } from '../../shared/protocol/ops.js';
 import type { Attr, Cred } from '../../shared/types.js';
-import { toErrno } from '../rpc/errno.js';
+import { refusedWhole, toErrno } from '../rpc/errno.js';
 import { COMPACT_SLICES_MIN, type Compactor } from './compact.js';
 import { overlayInto } from './slices.js';
 import type { VfsOptions } from './types.js';
+
+/** A utimens that rides on the last commitWrite of the flush it forced (storagenode/meta/ops/times.ts). */
+export type CommitTimes = NonNullable<OpArgs<'commitWrite'>['times']>;
 
 /** A run of contiguous bytes written through this mount and not yet committed. */
 export interface Run {
@@ -187,31 +190,35 @@ export class FileWriter {
     this.commitTimer.unref?.();
   }
 
-  /** Seals the open run and commits everything buffered; resolves when it is durable and visible. */
-  async flush(): Promise<void> {
+  /**
+   * Seals the open run and commits everything buffered; resolves when it is durable and visible.
+   * `times` ride on the last commitWrite: then the attributes after both are returned, and null if
+   * the times were not applied (nothing was left to commit, or they were refused) and must be sent.
+   */
+  async flush(times?: CommitTimes): Promise<Attr | null> {
     const open = this.runs[this.runs.length - 1];
     if (open && !open.sealed) this.seal(open);
-    await this.commit();
+    return this.commit(times);
   }
 
   /**
    * Commits the sealed runs present now, in write order, after their uploads (blocks are stored before
    * the metadata commit, invariant 2). Commits of one inode are chained so they apply in order.
    */
-  commit(): Promise<void> {
-    const next = this.commitChain.then(() => this.commitSealed());
-    this.commitChain = next.catch(() => {});
+  commit(times?: CommitTimes): Promise<Attr | null> {
+    const next = this.commitChain.then(() => this.commitSealed(times));
+    this.commitChain = next.then(() => {}, () => {});
     return next;
   }
 
-  private async commitSealed(): Promise<void> {
+  private async commitSealed(times: CommitTimes | undefined): Promise<Attr | null> {
     if (this.error) throw new FsError(this.error, `inode ${this.ino} lost buffered writes`);
     const batch: Run[] = [];
     for (const r of this.runs) {
       if (!r.sealed) break;
       batch.push(r);
     }
-    if (!batch.length) return;
+    if (!batch.length) return null;
     this.sendPack(); // packed runs of this batch are uploaded now
     try {
       await Promise.all(batch.map((r) => r.upload));
@@ -224,9 +231,12 @@ export class FileWriter {
     });
     const chunks = new Set(slices.map((s) => s.chunk));
     let attr: Attr | null = null;
+    let timesSet = false;
     for (let i = 0; i < slices.length; i += COMMIT_GROUP_SLICES_MAX) {
+      const group = slices.slice(i, i + COMMIT_GROUP_SLICES_MAX);
       try {
-        attr = await this.commitGroup(slices.slice(i, i + COMMIT_GROUP_SLICES_MAX));
+        if (times && i + COMMIT_GROUP_SLICES_MAX >= slices.length) ({ attr, timesSet } = await this.commitWithTimes(group, times));
+        else attr = await this.commitGroup(group);
       } catch (e) {
         this.error = toErrno(e, `commit of inode ${this.ino}`);
         throw new FsError(this.error);
@@ -238,13 +248,28 @@ export class FileWriter {
     for (const r of batch) this.sealedBytes -= r.len;
     this.onCommitted(attr!, chunks);
     this.countForCompaction(slices);
+    return timesSet ? attr : null;
+  }
+
+  /**
+   * The last commitWrite of a flush, carrying the utimens that forced it. If that entry is refused
+   * (rolled back whole, data too), the data is committed alone: its own errno, if any, comes from
+   * that commit, and the caller sends the times as a setattr, which reports theirs.
+   */
+  private async commitWithTimes(group: OpArgs<'commitWrite'>['slices'], times: CommitTimes): Promise<{ attr: Attr; timesSet: boolean }> {
+    try {
+      return { attr: await this.commitGroup(group, times), timesSet: true };
+    } catch (e) {
+      if (!refusedWhole(e)) throw e;
+      return { attr: await this.commitGroup(group), timesSet: false };
+    }
   }
 
   /** One commitWrite; a chunk full of slices (EFBIG) is compacted and the commit tried again. */
-  private async commitGroup(group: OpArgs<'commitWrite'>['slices']): Promise<Attr> {
+  private async commitGroup(group: OpArgs<'commitWrite'>['slices'], times?: CommitTimes): Promise<Attr> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: group, cred: this.cred! });
+        return await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: group, cred: this.cred!, ...(times ? { times } : {}) });
       } catch (e) {
         if (toErrno(e) !== 'EFBIG' || !this.compactor || attempt >= EFBIG_RETRIES_MAX) throw e;
         for (const c of new Set(group.map((s) => s.chunk))) {
