@@ -16,6 +16,18 @@ export interface MountHandle {
   unmount(): Promise<string>;
 }
 
+/**
+ * Requests per op the client sent over its life, from the line it logs at unmount
+ * (`requests sent: op=count ...`, client/cli/run-mount.ts); absent ops are 0.
+ */
+export function requestsSent(log: string): Record<string, number> {
+  const line = log.split('\n').reverse().find((l) => l.includes('requests sent: '));
+  if (line === undefined) throw new Error('the client log has no "requests sent" line');
+  const out: Record<string, number> = {};
+  for (const m of line.slice(line.indexOf('requests sent: ') + 15).matchAll(/(\w+)=(\d+)/g)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
 export interface MountFsOptions {
   strict?: boolean;
   cluster?: string;
