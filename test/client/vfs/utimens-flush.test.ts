@@ -39,6 +39,14 @@ async function onCluster(cluster: FakeCluster, ino: number) {
   return r.value;
 }
 
+/** /pub/f: ALICE's, mode 0666, in a directory everyone may write; returns BOB's handle on it. */
+async function bobWriting(vfs: Vfs, flags: number): Promise<number> {
+  must(await vfs.mkdir(ROOT, '/pub', 0o777));
+  const fd = must(await vfs.create(ALICE, '/pub/f', 0o666, O_CREAT | O_WRONLY));
+  must(await vfs.release(ALICE, fd));
+  return must(await vfs.open(BOB, '/pub/f', flags));
+}
+
 t.test('utimens after a write sends one commitWrite carrying the times and no setattr', async (t) => {
   const { vfs, cluster } = await setup();
   const fd = must(await vfs.create(ROOT, '/f', 0o644, O_CREAT | O_WRONLY));
@@ -68,10 +76,7 @@ t.test('utimens with nothing buffered sends a plain setattr', async (t) => {
 
 t.test('utimens refused with EPERM after a write: the data is committed alone, setattr reports EPERM', async (t) => {
   const { vfs, cluster } = await setup();
-  must(await vfs.mkdir(ROOT, '/pub', 0o777));
-  const fd = must(await vfs.create(ALICE, '/pub/f', 0o666, O_CREAT | O_WRONLY));
-  must(await vfs.release(ALICE, fd));
-  const bob = must(await vfs.open(BOB, '/pub/f', O_RDWR));
+  const bob = await bobWriting(vfs, O_RDWR);
   must(await vfs.write(BOB, bob, 0, Buffer.from('bob wrote this')));
   const sent = counter(cluster);
   const r = await vfs.utimens(BOB, '/pub/f', [7, 8], [5, 6]);
@@ -94,10 +99,7 @@ t.test('utimens refused with EPERM after a write: the data is committed alone, s
 
 t.test("utimens to 'now' refused with EACCES after a write keeps the data too", async (t) => {
   const { vfs, cluster } = await setup();
-  must(await vfs.mkdir(ROOT, '/pub', 0o777));
-  const fd = must(await vfs.create(ALICE, '/pub/f', 0o666, O_CREAT | O_WRONLY));
-  must(await vfs.release(ALICE, fd));
-  const bob = must(await vfs.open(BOB, '/pub/f', O_WRONLY));
+  const bob = await bobWriting(vfs, O_WRONLY);
   must(await vfs.chmod(ALICE, '/pub/f', 0o644)); // bob's open handle still writes
   must(await vfs.write(BOB, bob, 0, Buffer.from('data')));
   const sent = counter(cluster);
