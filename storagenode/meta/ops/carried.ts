@@ -1,6 +1,7 @@
 import { fail, type FsResult } from '../../../shared/errno.js';
 import { K } from '../keys.js';
 import type { Tx } from '../tx.js';
+import { liveSession } from './common.js';
 import { hasOpens, retire } from './lifecycle.js';
 
 /**
@@ -60,7 +61,8 @@ interface Carrier {
 export function carrying<A extends Carrier, R>(op: (tx: Tx, a: A) => Promise<FsResult<R>>): (tx: Tx, a: A) => Promise<FsResult<R>> {
   return async (tx, a) => {
     if ((a.releases?.length || a.opens?.length) && a.session === undefined) return fail('EINVAL');
-    if (a.opens && a.session !== undefined) {
+    // A release is not refused for a lapsed session (it tidies up); opens under one would never end.
+    if (a.opens?.length && a.session !== undefined && (await liveSession(tx, a.session, tx.now))) {
       for (const ino of a.opens) await registerLate(tx, ino, a.session);
     }
     const r = await op(tx, a);

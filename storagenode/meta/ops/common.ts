@@ -1,12 +1,19 @@
 import { fail, ok, type Errno, type FsResult } from '../../../shared/errno.js';
 import { NAME_BYTES_MAX } from '../../../shared/limits.js';
-import type { Time } from '../../../shared/time.js';
+import { compareTime, type Time } from '../../../shared/time.js';
 import { S_ISVTX, type Cred } from '../../../shared/types.js';
-import type { InodeRec } from '../records.js';
+import { K } from '../keys.js';
+import type { InodeRec, SessionRec } from '../records.js';
 import type { Tx } from '../tx.js';
 
 export type Res<T> = Promise<FsResult<T>>;
 export const R_OK = 4, W_OK = 2, X_OK = 1;
+
+/** A session is live until its lease lapses; `now` is the proposing leader's clock. */
+export async function liveSession(tx: Tx, id: string, now: Time): Promise<SessionRec | undefined> {
+  const s = await tx.getVal<SessionRec>(K.session(id));
+  return s && compareTime(s.expires, now) >= 0 ? s : undefined;
+}
 
 /** '' '.' '..' and names with '/' or NUL are never entries; long names are ENAMETOOLONG. */
 export function checkName(name: string): Errno | undefined {

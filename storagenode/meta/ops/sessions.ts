@@ -5,18 +5,13 @@ import type { InternalResults } from '../command.js';
 import { K, sessionIdFor, tailNumber } from '../keys.js';
 import { toAttr, unpack, type SessionRec } from '../records.js';
 import type { Tx } from '../tx.js';
-import { timeAddMs, type Res } from './common.js';
+import { liveSession, timeAddMs, type Res } from './common.js';
 import { forWriting, O_TRUNC, openable } from './openable.js';
 import { truncateTo } from './data.js';
 import { carrying, registerOpen, releaseOne } from './carried.js';
 import { dropSessionLocks } from '../locks/ops.js';
 
 
-/** A session is live until its lease lapses; `now` is the proposing leader's clock. */
-export async function liveSession(tx: Tx, id: string, now: Time): Promise<SessionRec | undefined> {
-  const s = await tx.getVal<SessionRec>(K.session(id));
-  return s && compareTime(s.expires, now) >= 0 ? s : undefined;
-}
 
 export async function sessionOpen(tx: Tx, a: OpArgs<'sessionOpen'>): Res<OpResults['sessionOpen']> {
   const id = sessionIdFor(tx.index);

@@ -67,6 +67,16 @@ t.test('grace: carried opens go before the op, skip deleted inodes, and need a s
   t.equal(await h.errno('mkdir', { parent: ROOT_INO, name: 'd', mode: 0o755, cred: ROOT, opens: [ino] }), 'EINVAL', 'no session to register under');
 });
 
+t.test('grace: opens carried under a lapsed session register nothing (a release is not refused for one)', async (t) => {
+  const h = await setup();
+  const s = await h.session(); // 20 s lease
+  const { ino } = await fileWithData(h, 'f');
+  h.nowMs += 30_000;
+  t.same(await h.run('release', { session: s, opens: [ino] }), { ok: true, value: {} });
+  await h.must('unlink', { parent: ROOT_INO, name: 'f', cred: ROOT });
+  t.same(await h.reap(), { ok: true, value: { reaped: 1, more: false } }, 'nothing kept it: no open of a dead session');
+});
+
 t.test('grace: openRead checks like open, refuses writing and truncating, and registers nothing', async (t) => {
   const h = await setup();
   const { ino } = await fileWithData(h, 'f');
