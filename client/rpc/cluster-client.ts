@@ -194,7 +194,7 @@ export class ClusterClient {
     const i = this.pending.findIndex((p) => p.kind === 'open' && p.ino === ino && p.session === session);
     if (i >= 0) {
       this.pending.splice(i, 1);
-      this.count('release (never sent: its open was still queued)');
+      this.count('releaseCancelled'); // neither it nor its open was sent
       return Promise.resolve({});
     }
     return new Promise((settle) => this.enqueue({ kind: 'release', ino, session, settle: () => settle({}) }));

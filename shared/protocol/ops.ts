@@ -17,7 +17,7 @@ import type { Attr, DirEntry, NodeInfo, Slice, StatFs } from '../types.js';
  */
 const ino = uint();
 const name = str({ maxBytes: NAME_BYTES_MAX * 4 }); // the state machine returns ENAMETOOLONG past NAME_BYTES_MAX
-const time: Check<Time> = (x, p) => (isTime(x) ? x : new Invalid(p, 'expected [sec, nsec]'));
+export const time: Check<Time> = (x, p) => (isTime(x) ? x : new Invalid(p, 'expected [sec, nsec]'));
 const blockId: Check<string> = (x, p) => (isBlockId(x) ? x : new Invalid(p, 'expected a block id'));
 const cred = object({ uid: uint(0xffffffff), gid: uint(0xffffffff), groups: array(uint(0xffffffff), GROUPS_MAX) });
 const session = str({ maxBytes: 64 });

@@ -1,5 +1,5 @@
 import { fail, ok, type FsResult } from '../../shared/errno.js';
-import { META_WRITE_OPS, OPS, type MetaWriteOp, type OpArgs, type OpResults } from '../../shared/protocol/ops.js';
+import { META_WRITE_OPS, OPS, time, type MetaWriteOp, type OpArgs, type OpResults } from '../../shared/protocol/ops.js';
 import { isTime, type Time } from '../../shared/time.js';
 import { Invalid, object, type Infer } from '../../shared/wire/validate.js';
 import { pack, unpack } from './records.js';
@@ -12,7 +12,7 @@ import { pack, unpack } from './records.js';
  */
 export const INTERNAL_OPS = {
   expireSessions: object({}),
-  reapOrphans: object({ before: (x: unknown, p: string) => (isTime(x) ? x : new Invalid(p, 'expected [sec, nsec]')) }),
+  reapOrphans: object({ before: time }),
 } as const;
 export type InternalOp = keyof typeof INTERNAL_OPS;
 export interface InternalResults {

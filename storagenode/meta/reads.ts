@@ -4,37 +4,27 @@ import type { MetaReadOp, OpArgs, OpResults } from '../../shared/protocol/ops.js
 import type { DirEntry } from '../../shared/types.js';
 import { K, nameOfKey } from './keys.js';
 import { prefixEnd, type KvReader } from './kv.js';
-import { toAttr, unpack, type ChunkRec, type EntryRec, type InodeRec } from './records.js';
-import { checkName } from './ops/common.js';
+import { toAttr, unpack, type ChunkRec, type EntryRec } from './records.js';
+import { readInode, resolveName } from './resolve.js';
 import { checkXattrName } from './ops/xattr.js';
 import { openable } from './ops/openable.js';
 
 type Res<O extends MetaReadOp> = Promise<FsResult<OpResults[O]>>;
 
-async function inode(kv: KvReader, ino: number): Promise<InodeRec | undefined> {
-  const b = await kv.get(K.inode(ino));
-  return b && unpack<InodeRec>(b);
-}
-
 async function lookup(kv: KvReader, a: OpArgs<'lookup'>): Res<'lookup'> {
-  const dir = await inode(kv, a.parent);
-  if (!dir) return fail('ENOENT');
-  if (dir.type !== 'dir') return fail('ENOTDIR');
-  const bad = checkName(a.name);
-  if (bad === 'ENAMETOOLONG') return fail(bad);
-  if (bad) return fail('ENOENT'); // '.' and '..' are the client's to resolve; they are never entries
-  const e = await kv.get(K.entry(a.parent, a.name));
-  const rec = e && (await inode(kv, unpack<EntryRec>(e).ino));
+  const ino = await resolveName(kv, a.parent, a.name);
+  if (!ino.ok) return ino;
+  const rec = await readInode(kv, ino.value);
   return rec ? ok(toAttr(rec)) : fail('ENOENT');
 }
 
 async function getattr(kv: KvReader, a: OpArgs<'getattr'>): Res<'getattr'> {
-  const rec = await inode(kv, a.ino);
+  const rec = await readInode(kv, a.ino);
   return rec ? ok(toAttr(rec)) : fail('ENOENT');
 }
 
 async function readdir(kv: KvReader, a: OpArgs<'readdir'>): Res<'readdir'> {
-  const dir = await inode(kv, a.ino);
+  const dir = await readInode(kv, a.ino);
   if (!dir) return fail('ENOENT');
   if (dir.type !== 'dir') return fail('ENOTDIR');
   const limit = Math.min(a.limit ?? READDIR_ENTRIES_MAX, READDIR_ENTRIES_MAX);
@@ -51,14 +41,14 @@ async function readdir(kv: KvReader, a: OpArgs<'readdir'>): Res<'readdir'> {
 }
 
 async function readlink(kv: KvReader, a: OpArgs<'readlink'>): Res<'readlink'> {
-  const rec = await inode(kv, a.ino);
+  const rec = await readInode(kv, a.ino);
   if (!rec) return fail('ENOENT');
   if (rec.type !== 'symlink' || rec.target === undefined) return fail('EINVAL');
   return ok({ target: rec.target });
 }
 
 async function getxattr(kv: KvReader, a: OpArgs<'getxattr'>): Res<'getxattr'> {
-  if (!(await inode(kv, a.ino))) return fail('ENOENT');
+  if (!(await readInode(kv, a.ino))) return fail('ENOENT');
   const bad = checkXattrName(a.name);
   if (bad) return fail(bad);
   const v = await kv.get(K.xattr(a.ino, a.name));
@@ -66,7 +56,7 @@ async function getxattr(kv: KvReader, a: OpArgs<'getxattr'>): Res<'getxattr'> {
 }
 
 async function listxattr(kv: KvReader, a: OpArgs<'listxattr'>): Res<'listxattr'> {
-  if (!(await inode(kv, a.ino))) return fail('ENOENT');
+  if (!(await readInode(kv, a.ino))) return fail('ENOENT');
   const names: string[] = [];
   const p = K.xattrPrefix(a.ino);
   for await (const [key] of kv.range({ gte: p, lt: prefixEnd(p) })) names.push(nameOfKey(key));
@@ -74,7 +64,7 @@ async function listxattr(kv: KvReader, a: OpArgs<'listxattr'>): Res<'listxattr'>
 }
 
 async function readChunk(kv: KvReader, a: OpArgs<'readChunk'>): Res<'readChunk'> {
-  const rec = await inode(kv, a.ino);
+  const rec = await readInode(kv, a.ino);
   if (!rec) return fail('ENOENT');
   if (rec.type === 'dir') return fail('EISDIR');
   if (rec.type !== 'file') return fail('EINVAL');

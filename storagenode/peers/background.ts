@@ -25,8 +25,8 @@ export interface Background {
 
 /**
  * Periodic work of a node: on the leader, expiring lapsed sessions (the leader's clock goes into the
- * entry, so every replica expires the same ones) and reaping unlinked files past their grace period; on every node, refreshing disk figures and one slow
- * round of block garbage collection. Each task runs at most once at a time; a failure is logged and
+ * entry, so every replica expires the same ones) and reaping unlinked files past their grace period;
+ * on every node, refreshing disk figures and one slow round of block garbage collection. Each task runs at most once at a time; a failure is logged and
  * the next round tries again.
  */
 export function startBackground(d: BackgroundDeps): Background {

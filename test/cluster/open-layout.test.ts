@@ -10,12 +10,18 @@ import { startCluster, TEST_CLUSTER_ID } from '../helpers/cluster.js';
 
 const cred = ROOT_CRED;
 
-t.test('open carries the first chunk layout of a file with data, and only then', async (t) => {
+/** Three nodes, a started client on them, and a file maker. */
+async function clusterClient(t: Parameters<typeof startCluster>[0], name: string) {
   const c = await startCluster(t, { nodes: 3 });
-  const m = new ClusterClient({ urls: c.urls, clientName: 'open-layout', cluster: TEST_CLUSTER_ID, logger: silentLogger });
+  const m = new ClusterClient({ urls: c.urls, clientName: name, cluster: TEST_CLUSTER_ID, logger: silentLogger });
   t.teardown(() => m.close());
   await m.start();
-  const mk = async (name: string) => (await m.meta('mknod', { parent: 1, name, mode: S_IFREG | 0o644, rdev: 0, cred })).ino;
+  const mk = async (file: string) => (await m.meta('mknod', { parent: 1, name: file, mode: S_IFREG | 0o644, rdev: 0, cred })).ino;
+  return { m, mk };
+}
+
+t.test('open carries the first chunk layout of a file with data, and only then', async (t) => {
+  const { m, mk } = await clusterClient(t, 'open-layout');
   const block = makeBlockId(Date.now(), randomBytes(8).toString('hex'));
 
   const empty = await mk('empty');
@@ -38,11 +44,7 @@ t.test('open carries the first chunk layout of a file with data, and only then',
 });
 
 t.test('a read-only open of a small file carries its bytes, read and checked by the leader', async (t) => {
-  const c = await startCluster(t, { nodes: 3 });
-  const m = new ClusterClient({ urls: c.urls, clientName: 'open-inline', cluster: TEST_CLUSTER_ID, logger: silentLogger });
-  t.teardown(() => m.close());
-  await m.start();
-  const mk = async (name: string) => (await m.meta('mknod', { parent: 1, name, mode: S_IFREG | 0o644, rdev: 0, cred })).ino;
+  const { m, mk } = await clusterClient(t, 'open-inline');
   const put = async (bytes: Buffer) => {
     const id = makeBlockId(Date.now(), randomBytes(8).toString('hex'));
     await m.putBlock(id, bytes);

@@ -1,9 +1,9 @@
 import { fail, ok } from '../../../shared/errno.js';
 import type { OpArgs } from '../../../shared/protocol/ops.js';
-import { K } from '../keys.js';
 import type { KvReader } from '../kv.js';
-import { unpack, type EntryRec, type InodeRec } from '../records.js';
-import { allowed, checkName, R_OK, W_OK, type Res } from './common.js';
+import type { InodeRec } from '../records.js';
+import { readInode, resolveName } from '../resolve.js';
+import { allowed, R_OK, W_OK, type Res } from './common.js';
 
 export const O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_TRUNC = 0o1000;
 
@@ -13,22 +13,11 @@ export function forWriting(flags: number): boolean {
   return acc === O_WRONLY || acc === O_RDWR;
 }
 
-async function inode(kv: KvReader, ino: number): Promise<InodeRec | undefined> {
-  const b = await kv.get(K.inode(ino));
-  return b && unpack<InodeRec>(b);
-}
-
 /** The inode an open names: by number, or by (parent, name), which saves the client a lookup first. */
 async function openTarget(kv: KvReader, a: OpArgs<'openRead'>): Res<number> {
   if (a.ino !== undefined) return ok(a.ino);
   if (a.parent === undefined || a.name === undefined) return fail('EINVAL');
-  const dir = await inode(kv, a.parent);
-  if (!dir) return fail('ENOENT');
-  if (dir.type !== 'dir') return fail('ENOTDIR');
-  const bad = checkName(a.name);
-  if (bad) return fail(bad === 'ENAMETOOLONG' ? bad : 'ENOENT'); // as lookup does
-  const e = await kv.get(K.entry(a.parent, a.name));
-  return e ? ok(unpack<EntryRec>(e).ino) : fail('ENOENT');
+  return resolveName(kv, a.parent, a.name);
 }
 
 /**
@@ -41,7 +30,7 @@ export async function openable(kv: KvReader, a: OpArgs<'openRead'>, readOnly = f
   if (readOnly && a.flags & O_TRUNC) return fail('EINVAL');
   const ino = await openTarget(kv, a);
   if (!ino.ok) return ino;
-  const rec = await inode(kv, ino.value);
+  const rec = await readInode(kv, ino.value);
   if (!rec) return fail('ENOENT');
   if (rec.nlink === 0) return fail('ENOENT');
   const acc = a.flags & O_ACCMODE;

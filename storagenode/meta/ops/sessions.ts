@@ -11,8 +11,6 @@ import { truncateTo } from './data.js';
 import { carrying, registerOpen, releaseOne } from './carried.js';
 import { dropSessionLocks } from '../locks/ops.js';
 
-
-
 export async function sessionOpen(tx: Tx, a: OpArgs<'sessionOpen'>): Res<OpResults['sessionOpen']> {
   const id = sessionIdFor(tx.index);
   const rec: SessionRec = { client: a.client, leaseMs: a.leaseMs, expires: timeAddMs(tx.now, a.leaseMs) };

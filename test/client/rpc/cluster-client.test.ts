@@ -123,12 +123,17 @@ for (const [code, errno] of [['UNAVAILABLE', 'EIO'], ['ENOSPC', 'ENOSPC']] as co
   });
 }
 
-t.test('rpc: closes are queued and ride along with the next namespace change, or go alone together', async (t) => {
+/** A started client whose leader answers mknod with inode 9 and records every call. */
+async function mknodLeader() {
   const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
   const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
     connector: fakeCluster(leaderAt('ws://n1', (op, a) => (op === 'mknod' ? { ino: 9 } : session(op, a))), calls) });
   await c.start();
-  const cred = { uid: 0, gid: 0, groups: [] };
+  return { c, calls, cred: { uid: 0, gid: 0, groups: [] } };
+}
+
+t.test('rpc: closes are queued and ride along with the next namespace change, or go alone together', async (t) => {
+  const { c, calls, cred } = await mknodLeader();
   const r1 = c.meta('release', { ino: 4 });
   const r2 = c.meta('release', { ino: 5 });
   await c.meta('mknod', { parent: 1, name: 'x', mode: 0o100644, rdev: 0, cred, open: true });
@@ -186,11 +191,7 @@ t.test('rpc: a request retried under a new session drops the old session\'s clos
 });
 
 t.test('rpc: read-only opens registered later ride along with requests; a close before that sends nothing', async (t) => {
-  const calls: { url: string; op: string; args: Record<string, unknown> }[] = [];
-  const c = new ClusterClient({ urls: ['ws://n1'], clientName: 't', logger: silentLogger, clock: fastClock,
-    connector: fakeCluster(leaderAt('ws://n1', (op, a) => (op === 'mknod' ? { ino: 9 } : session(op, a))), calls) });
-  await c.start();
-  const cred = { uid: 0, gid: 0, groups: [] };
+  const { c, calls, cred } = await mknodLeader();
   c.openLater(4);
   c.openLater(5);
   await c.meta('release', { ino: 4 }); // its open never left: neither goes

@@ -1,9 +1,13 @@
 // The client's path cache (client/vfs/paths.ts): it must hold a directory of 100,000 names, evict
-// its oldest names when full (not everything), and keep hard links' several paths per inode right.
+// its oldest names when full (not everything), keep hard links' several paths per inode right, and
+// keep names as long as the VFS is told (longer than the kernel).
 import t from 'tap';
 import { ENTRIES_MAX, PathCache } from '../../../client/vfs/paths.js';
 import type { Attr } from '../../../shared/types.js';
 import type { ClusterApi } from '../../../client/vfs/types.js';
+import { Vfs } from '../../../client/vfs/vfs.js';
+import { silentLogger } from '../../../shared/log.js';
+import { FakeCluster } from './fake-cluster.js';
 
 const attr = (ino: number, nlink = 1): Attr => ({
   ino, type: 'file', mode: 0o100644, uid: 0, gid: 0, nlink, size: 0, rdev: 0,
@@ -55,4 +59,20 @@ t.test('an inode with several names: updates reach each, forgetting the inode dr
   pc.remember('/x', attr(9));
   pc.forgetIno(8);
   t.equal(pc.cachedIno('/x'), 9);
+});
+
+t.test('the VFS keeps names for namesTtlMs, past the kernel\'s pathTtlMs (NAMES_CACHE_SEC)', async (t) => {
+  const cluster = await FakeCluster.create();
+  let now = 1_000_000;
+  const vfs = new Vfs({ cluster, clock: { nowMs: () => now }, randomHex: () => 'ab'.repeat(8), log: silentLogger, pathTtlMs: 60_000, namesTtlMs: 600_000 });
+  const ctx = { uid: 0, gid: 0, groups: [], pid: 1 };
+  t.ok((await vfs.mkdir(ctx, '/d', 0o755)).ok);
+  const lookups = () => cluster.calls.get('lookup') ?? 0;
+  const before = lookups();
+  now += 120_000; // past the kernel's minute
+  t.ok((await vfs.getattr(ctx, '/d')).ok);
+  t.equal(lookups(), before, 'answered from the path cache');
+  now += 600_000; // past the names' lifetime
+  t.ok((await vfs.getattr(ctx, '/d')).ok);
+  t.equal(lookups(), before + 1, 'then asked again');
 });
