@@ -3,7 +3,8 @@ import type { Errno, FsResult } from '../../shared/errno.js';
 import type { Logger } from '../../shared/log.js';
 import type { Attr } from '../../shared/types.js';
 import type { OpContext } from '../vfs/types.js';
-import type { TimeArg, Vfs } from '../vfs/vfs.js';
+import type { TimeArg } from '../vfs/setattrs.js';
+import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { fuseErrno, UTIME_NOW, UTIME_OMIT, type Operations, type Stat, type TimeSpec } from './binding.js';
 

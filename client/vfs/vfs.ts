@@ -1,18 +1,15 @@
 import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
-import { FILE_BYTES_MAX } from '../../shared/limits.js';
-import type { Time } from '../../shared/time.js';
 import type { DirChanged } from '../../shared/protocol/ops.js';
-import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr, type Cred, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
+import { S_IFMT, S_IFREG, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
 import type { KernelCache } from './kernel-cache.js';
 import { PathCache } from './paths.js';
+import { OpenRegistrations } from './registrations.js';
 import { accessMaskOfFlags, checkOpenType, mayAccess, O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
+import { Setattrs, type TimeArg } from './setattrs.js';
 import { Xattrs } from './xattrs.js';
-
-export type TimeArg = Time | 'now' | undefined; // undefined: UTIME_OMIT
-type SetattrChange = { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg };
 
 /**
  * The POSIX layer over the cluster, inode based, free of fuse-native (DESIGN.md "Client"). Paths from
@@ -23,8 +20,8 @@ export class Vfs {
   readonly paths: PathCache;
   readonly files: Files;
   readonly xattrs: Xattrs;
-  /** Per inode, the release registrations still on their way (the cluster client queues and batches them). */
-  private readonly registrations = new Map<Ino, Promise<void>>();
+  private readonly setattrs: Setattrs;
+  private readonly registrations: OpenRegistrations;
   /** The kernel's attribute and name caches, once mounted with them (attachKernel). */
   private kernel: KernelCache | undefined;
 
@@ -33,7 +30,9 @@ export class Vfs {
     this.files = new Files(o);
     this.files.onAttr = (a) => { this.paths.updated(a); this.kernel?.learn(a); };
     this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs);
-    o.cluster.onNewSession?.(() => void this.reopenAll());
+    this.setattrs = new Setattrs(o.cluster, this.paths, this.files, (a) => this.attrChanged(a));
+    this.registrations = new OpenRegistrations(o.cluster, o.log);
+    o.cluster.onNewSession?.(() => void this.registrations.reregister(this.files.openHandles()));
   }
 
   private async run<T>(what: string, f: () => Promise<T>): Promise<FsResult<T>> {
@@ -243,83 +242,24 @@ export class Vfs {
     this.paths.hide(to, ino);
   }
 
-  /**
-   * chmod, chown, utimens and truncate by path all end here: one setattr entry, or for utimens of a
-   * file with buffered writes, the last commitWrite of their flush (see flushFirst).
-   */
-  private async setattr(ctx: OpContext, ino: Ino, change: SetattrChange): Promise<Attr> {
-    const args: Parameters<typeof this.o.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
-    for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
-    if (change.size !== undefined && change.size > FILE_BYTES_MAX) throw new FsError('EFBIG');
-    const attr = (await this.flushFirst(ino, change, args.cred)) ?? (await this.o.cluster.meta('setattr', args));
-    this.attrChanged(attr);
-    if (change.size !== undefined) {
-      this.files.truncated(attr);
-      await this.files.settlePages(ino); // no page of the old contents may land after the kernel's cut
-    }
-    return this.files.effective(attr);
-  }
-
-  /**
-   * Buffered writes land first, then the cut; and before times, or their later commit would stamp the
-   * commit time over them (tar sets mtime before close: it came out as the extraction time). A change
-   * of times alone rides on the flush's last commitWrite: one Raft entry instead of two (tar's
-   * utimensat after each file's write; docs/perf-meta.md). Returns the attributes if the times were
-   * set so, null if the setattr is still to be sent (nothing was buffered, or the entry with the
-   * times was refused: then the data went alone, and the setattr reports the times' errno).
-   */
-  private async flushFirst(ino: Ino, change: SetattrChange, cred: Cred): Promise<Attr | null> {
-    const { atime, mtime, ...rest } = change;
-    const times = atime !== undefined || mtime !== undefined;
-    if (!times && change.size === undefined) return null;
-    if (!times || Object.values(rest).some((v) => v !== undefined)) {
-      await this.files.flushIno(ino);
-      return null;
-    }
-    return this.files.flushIno(ino, { ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}), cred });
-  }
-
   chmod(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
-    return this.run(`chmod ${path}`, async () => {
-      const attr = await this.paths.attr(path, true);
-      const cur = attr.mode & 0o7777;
-      const want = mode & 0o7777;
-      // With default_permissions the kernel refuses a non-owner's chmod itself, so one that reaches us
-      // is its own clearing of setuid/setgid before a write or truncate (no handle_killpriv in FUSE 2):
-      // allowed, as the kernel would on a local file system.
-      const killPriv = ctx.uid !== 0 && ctx.uid !== attr.uid && (want & ~cur) === 0 && ((cur ^ want) & ~(S_ISUID | S_ISGID)) === 0;
-      return this.setattr(killPriv ? { ...ctx, uid: 0, gid: 0, groups: [] } : ctx, attr.ino, { mode: want });
-    });
+    return this.run(`chmod ${path}`, () => this.setattrs.chmod(ctx, path, mode));
   }
 
-  /** uid/gid of -1 (0xffffffff) mean "leave as is", as chown(2) says. */
   chown(ctx: OpContext, path: string, uid: number, gid: number): Promise<FsResult<Attr>> {
-    return this.run(`chown ${path}`, async () => {
-      const ino = (await this.paths.attr(path)).ino;
-      return this.setattr(ctx, ino, { uid: uid === 0xffffffff || uid === -1 ? undefined : uid, gid: gid === 0xffffffff || gid === -1 ? undefined : gid });
-    });
+    return this.run(`chown ${path}`, () => this.setattrs.chown(ctx, path, uid, gid));
   }
 
   utimens(ctx: OpContext, path: string, atime: TimeArg, mtime: TimeArg): Promise<FsResult<Attr>> {
-    return this.run(`utimens ${path}`, async () => this.setattr(ctx, (await this.paths.attr(path)).ino, { atime, mtime }));
+    return this.run(`utimens ${path}`, () => this.setattrs.utimens(ctx, path, atime, mtime));
   }
 
   truncate(ctx: OpContext, path: string, size: number): Promise<FsResult<Attr>> {
-    return this.run(`truncate ${path}`, async () => {
-      if (size < 0) throw new FsError('EINVAL');
-      return this.setattr(ctx, (await this.paths.attr(path)).ino, { size });
-    });
+    return this.run(`truncate ${path}`, () => this.setattrs.truncate(ctx, path, size));
   }
 
   ftruncate(ctx: OpContext, fd: number, size: number): Promise<FsResult<Attr>> {
-    return this.run(`ftruncate ${fd}`, async () => {
-      const h = this.files.handle(fd);
-      if (size < 0 || (h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EINVAL');
-      // ftruncate(2) is authorized by the descriptor's open mode, not the file's mode now (it may have
-      // been made unwritable since the open checked it), so the cluster is asked with root's rights.
-      // The kernel still clears setuid/setgid for an unprivileged caller (a separate chmod).
-      return this.setattr({ ...ctx, uid: 0, gid: 0, groups: [] }, h.ino, { size });
-    });
+    return this.run(`ftruncate ${fd}`, () => this.setattrs.ftruncate(ctx, fd, size));
   }
 
   open(ctx: OpContext, path: string, flags: number): Promise<FsResult<number>> {
@@ -361,7 +301,7 @@ export class Vfs {
       checkOpenType(fresh, flags);
       if (!mayAccess(fresh, credOf(ctx), accessMaskOfFlags(flags))) throw new FsError('EACCES');
     } catch (e) {
-      this.register(fresh.ino, 'release', () => this.o.cluster.meta('release', { ino: fresh.ino }));
+      this.registrations.release(fresh.ino);
       throw e;
     }
     this.paths.remember(path, fresh);
@@ -441,7 +381,7 @@ export class Vfs {
       } finally {
         // The open count on the cluster only decides when an unlinked file is collected: no need to
         // wait. The cluster client queues it for the next request to carry (or sends queued ones together).
-        this.register(ino, 'release', () => this.o.cluster.meta('release', { ino }));
+        this.registrations.release(ino);
       }
     });
   }
@@ -468,29 +408,9 @@ export class Vfs {
     return attr;
   }
 
-  /** Queues a release registration of `ino` behind the earlier ones; failures are logged. */
-  private register(ino: Ino, what: string, f: () => Promise<unknown>): void {
-    const next = (this.registrations.get(ino) ?? Promise.resolve()).then(f).then(() => {}, (e: Error) => {
-      this.o.log.warn(`${what} of inode ${ino} on the cluster failed: ${e.message}`);
-    });
-    this.registrations.set(ino, next);
-    void next.then(() => { if (this.registrations.get(ino) === next) this.registrations.delete(ino); });
-  }
-
   /** Flushes everything buffered (unmount, SIGTERM). */
   async destroy(): Promise<void> {
     await this.files.flushAll();
-    await Promise.all([...this.registrations.values()]);
-  }
-
-  /** A new session lost the old one's opens: register them again, so open-unlinked files survive. */
-  private async reopenAll(): Promise<void> {
-    for (const [ino, handles] of this.files.openHandles()) {
-      for (let i = 0; i < handles; i++) {
-        await this.o.cluster.meta('open', { ino, flags: 0, cred: { uid: 0, gid: 0, groups: [] } }).catch((e) => {
-          this.o.log.warn(`re-registering open inode ${ino}: ${(e as Error).message}`);
-        });
-      }
-    }
+    await this.registrations.settled();
   }
 }

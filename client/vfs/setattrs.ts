@@ -1,0 +1,93 @@
+import { FsError } from '../../shared/errno.js';
+import { FILE_BYTES_MAX } from '../../shared/limits.js';
+import type { Time } from '../../shared/time.js';
+import { S_ISGID, S_ISUID, type Attr, type Cred, type Ino } from '../../shared/types.js';
+import type { Files } from './files.js';
+import type { PathCache } from './paths.js';
+import { O_ACCMODE, O_RDONLY } from './perms.js';
+import { credOf, type ClusterApi, type OpContext } from './types.js';
+
+export type TimeArg = Time | 'now' | undefined; // undefined: UTIME_OMIT
+type SetattrChange = { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg };
+
+/**
+ * chmod, chown, utimens and truncate (by path or descriptor): each is one setattr entry, or for
+ * utimens of a file with buffered writes, the last commitWrite of their flush (see flushFirst).
+ * Throws FsError; the Vfs turns it into the op's errno.
+ */
+export class Setattrs {
+  constructor(
+    private readonly cluster: ClusterApi,
+    private readonly paths: PathCache,
+    private readonly files: Files,
+    /** The attributes an op returned: into the path cache, the handles and the kernel's view. */
+    private readonly changed: (a: Attr) => void,
+  ) {}
+
+  async chmod(ctx: OpContext, path: string, mode: number): Promise<Attr> {
+    const attr = await this.paths.attr(path, true);
+    const cur = attr.mode & 0o7777;
+    const want = mode & 0o7777;
+    // With default_permissions the kernel refuses a non-owner's chmod itself, so one that reaches us
+    // is its own clearing of setuid/setgid before a write or truncate (no handle_killpriv in FUSE 2):
+    // allowed, as the kernel would on a local file system.
+    const killPriv = ctx.uid !== 0 && ctx.uid !== attr.uid && (want & ~cur) === 0 && ((cur ^ want) & ~(S_ISUID | S_ISGID)) === 0;
+    return this.setattr(killPriv ? { ...ctx, uid: 0, gid: 0, groups: [] } : ctx, attr.ino, { mode: want });
+  }
+
+  /** uid/gid of -1 (0xffffffff) mean "leave as is", as chown(2) says. */
+  async chown(ctx: OpContext, path: string, uid: number, gid: number): Promise<Attr> {
+    const ino = (await this.paths.attr(path)).ino;
+    return this.setattr(ctx, ino, { uid: uid === 0xffffffff || uid === -1 ? undefined : uid, gid: gid === 0xffffffff || gid === -1 ? undefined : gid });
+  }
+
+  async utimens(ctx: OpContext, path: string, atime: TimeArg, mtime: TimeArg): Promise<Attr> {
+    return this.setattr(ctx, (await this.paths.attr(path)).ino, { atime, mtime });
+  }
+
+  async truncate(ctx: OpContext, path: string, size: number): Promise<Attr> {
+    if (size < 0) throw new FsError('EINVAL');
+    return this.setattr(ctx, (await this.paths.attr(path)).ino, { size });
+  }
+
+  async ftruncate(ctx: OpContext, fd: number, size: number): Promise<Attr> {
+    const h = this.files.handle(fd);
+    if (size < 0 || (h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EINVAL');
+    // ftruncate(2) is authorized by the descriptor's open mode, not the file's mode now (it may have
+    // been made unwritable since the open checked it), so the cluster is asked with root's rights.
+    // The kernel still clears setuid/setgid for an unprivileged caller (a separate chmod).
+    return this.setattr({ ...ctx, uid: 0, gid: 0, groups: [] }, h.ino, { size });
+  }
+
+  private async setattr(ctx: OpContext, ino: Ino, change: SetattrChange): Promise<Attr> {
+    const args: Parameters<typeof this.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
+    for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
+    if (change.size !== undefined && change.size > FILE_BYTES_MAX) throw new FsError('EFBIG');
+    const attr = (await this.flushFirst(ino, change, args.cred)) ?? (await this.cluster.meta('setattr', args));
+    this.changed(attr);
+    if (change.size !== undefined) {
+      this.files.truncated(attr);
+      await this.files.settlePages(ino); // no page of the old contents may land after the kernel's cut
+    }
+    return this.files.effective(attr);
+  }
+
+  /**
+   * Buffered writes land first, then the cut; and before times, or their later commit would stamp the
+   * commit time over them (tar sets mtime before close: it came out as the extraction time). A change
+   * of times alone rides on the flush's last commitWrite: one Raft entry instead of two (tar's
+   * utimensat after each file's write; docs/perf-meta.md). Returns the attributes if the times were
+   * set so, null if the setattr is still to be sent (nothing was buffered, or the entry with the
+   * times was refused: then the data went alone, and the setattr reports the times' errno).
+   */
+  private async flushFirst(ino: Ino, change: SetattrChange, cred: Cred): Promise<Attr | null> {
+    const { atime, mtime, ...rest } = change;
+    const times = atime !== undefined || mtime !== undefined;
+    if (!times && change.size === undefined) return null;
+    if (!times || Object.values(rest).some((v) => v !== undefined)) {
+      await this.files.flushIno(ino);
+      return null;
+    }
+    return this.files.flushIno(ino, { ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}), cred });
+  }
+}
