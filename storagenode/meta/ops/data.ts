@@ -8,7 +8,7 @@ import { K, tailNumber } from '../keys.js';
 import { toAttr, unpack, type ChunkRec, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { loadInode, type Res } from './common.js';
-import { chunkChanged, ensureAlloc } from './alloc.js';
+import { chunkChanged, chunkGrew, ensureAlloc } from './alloc.js';
 import { addRef } from './lifecycle.js';
 import { carrying } from './carried.js';
 import { checkTimes, setTimes } from './times.js';
@@ -68,7 +68,7 @@ async function appendChunk(tx: Tx, rec: InodeRec, chunk: number, add: Slice[]): 
     list = kept;
     if (list.length > SLICES_PER_CHUNK_MAX) return false;
   }
-  await chunkChanged(tx, rec, before, list);
+  await chunkGrew(tx, rec, before, add);
   tx.putVal(K.chunk(rec.ino, chunk), list);
   return true;
 }
