@@ -4,7 +4,7 @@ import { compareTime, timeFromMs } from '../../shared/time.js';
 import type { OpenLayout } from '../../shared/protocol/ops.js';
 import type { Attr, Ino } from '../../shared/types.js';
 import { Compactor } from './compact.js';
-import { STORE_WINDOW_BYTES, type KernelPages } from './kernel-pages.js';
+import { storeWindow, type KernelPages } from './kernel-pages.js';
 import { FileReader, type Around } from './reader.js';
 import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
@@ -20,6 +20,8 @@ export interface InodeState {
   handles: number;
   /** Handles open for writing: while there are any, no read data is put into the kernel's page cache. */
   writers: number;
+  /** Bytes random reads have handed to the kernel's page cache: how wide the next window is (storeWindow). */
+  storedAround: number;
 }
 
 export interface Handle {
@@ -73,7 +75,7 @@ export class Files {
     if (!st) {
       const writer = new FileWriter(attr.ino, this.o);
       writer.compactor = this.compactor;
-      st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0, writers: 0 };
+      st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0, writers: 0, storedAround: 0 };
       const s = st;
       writer.onCommitted = (a, chunks) => {
         s.reader.invalidate(chunks);
@@ -160,13 +162,16 @@ export class Files {
     const pending = st.writer.runs.slice(); // before awaiting: a commit during the read must not hide these bytes
     const pages = this.storable(st) ? this.pages : undefined;
     const snap = pages?.snapshot() ?? 0;
-    const around: Around | undefined = pages ? { unit: STORE_WINDOW_BYTES } : undefined;
+    const around: Around | undefined = pages ? { unit: storeWindow(st.attr.size, st.storedAround) } : undefined;
     // Without buffered writes to lay over it, the reader may hand out a view of its cached bytes.
     let buf = await st.reader.read(off, n, st.attr.size, around, pending.length === 0);
     if (pending.length === 0 && st.writer.runs.length > 0) buf = Buffer.from(buf); // writes came in: overlay our own copy
     st.writer.overlay(buf, off, pending);
     st.writer.overlay(buf, off); // and writes that arrived while we waited
-    if (around?.buf && this.storable(st)) pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);
+    if (around?.buf && this.storable(st)) {
+      pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);
+      st.storedAround += around.buf.byteLength;
+    }
     return buf;
   }
 

@@ -90,6 +90,35 @@ const PAGE = 4 * KiB;
     }
   });
 
+  t.test('the window widens as random reads bring in more of the file: 64 KiB, 256 KiB past a sixteenth, 1 MiB past a quarter', async (t) => {
+    const data = content(4096 * KiB, 11);
+    const { ino, fd } = writtenByA('wide', data);
+    const storedBytes = () => logLines().reduce((n, l) => {
+      const m = / stored (\d+) bytes of inode (\d+) at /.exec(l);
+      return m && Number(m[2]) === ino ? n + Number(m[1]) : n;
+    }, 0);
+    try {
+      // Each read asks for one page no earlier window holds, far from the last (no sequential run).
+      const steps: [number, number][] = [
+        [60 * 64 * KiB + 4 * KiB, 64], [58 * 64 * KiB + 4 * KiB, 64], [56 * 64 * KiB + 4 * KiB, 64], [54 * 64 * KiB + 4 * KiB, 64],
+        [5 * 256 * KiB + 8 * KiB, 256], [2 * 256 * KiB + 8 * KiB, 256], [256 * KiB + 44 * KiB, 256],
+        [3 * 1024 * KiB + 28 * KiB, 1024],
+      ];
+      for (const [off, windowKiB] of steps) {
+        const before = storedBytes();
+        t.ok(readPage(fd, off).equals(data.subarray(off, off + PAGE)), `the page at ${off / KiB} KiB`);
+        const want = (windowKiB - 4) * KiB;
+        await eventually(t, `its ${windowKiB} KiB window was stored`, () => storedBytes() - before >= want);
+        t.equal(storedBytes() - before, want, `${windowKiB} KiB window around ${off / KiB} KiB, less the page asked for`);
+      }
+      let bad = 0;
+      for (const off of pagesDown(0, 4096 * KiB)) if (!readPage(fd, off).equals(data.subarray(off, off + PAGE))) bad++;
+      t.equal(bad, 0, 'every page of the file reads its bytes');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   t.test('a file open for writing on this mount is not stored into', async (t) => {
     const data = content(256 * KiB, 7);
     const { ino, fd } = writtenByA('w', data, 'r+');
