@@ -20,7 +20,7 @@ export interface InodeState {
   handles: number;
   /** Handles open for writing: while there are any, no read data is put into the kernel's page cache. */
   writers: number;
-  /** Bytes random reads have handed to the kernel's page cache: how wide the next window is (storeWindow). */
+  /** Bytes of the windows random reads have handed to the kernel's page cache: how wide the next one is (storeWindow). */
   storedAround: number;
 }
 

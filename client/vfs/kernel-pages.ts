@@ -24,6 +24,7 @@ export function storeWindow(fileBytes: number, fetched: number): number {
   if (fetched * 4 < fileBytes) return 4 * STORE_WINDOW_BYTES;
   return STORE_WINDOW_BYTES_MAX;
 }
+
 const PAGE_BYTES = 4096;
 /** How many inodes' fences are remembered; an older one raises the floor every store is checked against. */
 const FENCES_MAX = 100_000;
@@ -31,8 +32,9 @@ const FENCES_MAX = 100_000;
 /**
  * Fills the kernel's page cache around random reads. The kernel asks for exactly the 4 KiB page a
  * random read misses (fio sets POSIX_FADV_RANDOM), so every miss costs a FUSE round trip and, at
- * best, a block-cache hit; the 64 KiB the block cache fetched around it are handed to the kernel
- * too, so the next 15 pages of the window are served by the kernel without asking (docs/perf-reads.md).
+ * best, a block-cache hit; the window the block cache fetched around it (64 KiB to 1 MiB, storeWindow)
+ * is handed to the kernel too, so its other pages are served by the kernel without asking
+ * (docs/perf-reads.md).
  *
  * A store lands later than a read's answer would (it runs on a pool thread, because the kernel may wait
  * for page locks held by requests only JS answers), so it must not put back bytes that an operation
