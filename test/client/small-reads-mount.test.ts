@@ -18,9 +18,8 @@ t.test('mount: small files are read with one openRead each: no open entry, no bl
   for (const f of files) writeFileSync(join(a.dir, f.name), f.data);
   const b = await mountFs(t, cluster.urls);
   for (const f of files) t.same(readFileSync(join(b.dir, f.name)), f.data, f.name);
-  const sent = requestsSent(await b.unmount());
-  const count = (op: string) => sent[op] ?? 0;
-  t.equal(count('openRead'), files.length, `one openRead per file (${JSON.stringify(sent)})`);
+  const { count, line } = requestsSent(await b.unmount());
+  t.equal(count('openRead'), files.length, `one openRead per file (${line})`);
   t.equal(count('open'), 0, 'no open entry');
   t.equal(count('blockGet'), 0, 'no block fetched');
   t.equal(count('readChunk'), 0, 'no layout read');

@@ -31,7 +31,7 @@ t.test('write, futimens, fchown, fchmod, close: one commitWrite, setattr only fo
   t.ok(readFileSync(join(b.dir, 'x', 'member')).equals(data), 'the data, on the other mount');
 
   const sent = requestsSent(await a.unmount());
-  t.equal(sent.commitWrite ?? 0, 1, 'one commitWrite, carrying the times');
-  t.equal(sent.setattr ?? 0, 2, 'setattr for fchown and fchmod, none for the times');
-  t.equal(sent.mknod ?? 0, 1, 'the create');
+  t.equal(sent.count('commitWrite'), 1, 'one commitWrite, carrying the times');
+  t.equal(sent.count('setattr'), 2, 'setattr for fchown and fchmod, none for the times');
+  t.equal(sent.count('mknod'), 1, 'the create');
 });

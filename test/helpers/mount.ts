@@ -20,12 +20,12 @@ export interface MountHandle {
  * Requests per op the client sent over its life, from the line it logs at unmount
  * (`requests sent: op=count ...`, client/cli/run-mount.ts); absent ops are 0.
  */
-export function requestsSent(log: string): Record<string, number> {
-  const line = log.split('\n').reverse().find((l) => l.includes('requests sent: '));
-  if (line === undefined) throw new Error('the client log has no "requests sent" line');
-  const out: Record<string, number> = {};
-  for (const m of line.slice(line.indexOf('requests sent: ') + 15).matchAll(/(\w+)=(\d+)/g)) out[m[1]!] = Number(m[2]);
-  return out;
+export function requestsSent(log: string): { count(op: string): number; line: string } {
+  const found = log.split('\n').reverse().find((l) => l.includes('requests sent: '));
+  if (found === undefined) throw new Error('the client log has no "requests sent" line');
+  const line = found.slice(found.indexOf('requests sent: ') + 15);
+  const counts = new Map([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+  return { count: (op) => counts.get(op) ?? 0, line };
 }
 
 export interface MountFsOptions {

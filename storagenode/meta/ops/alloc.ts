@@ -11,18 +11,7 @@ import type { Tx } from '../tx.js';
  * truncate trims slices at the cut and commits grow the size to their end.
  */
 export function coveredBytes(slices: readonly Slice[]): number {
-  const spans = slices.map((s) => [s.pos, s.pos + s.len] as const).sort((a, b) => a[0] - b[0]);
-  let total = 0, start = -1, end = -1;
-  for (const [a, b] of spans) {
-    if (a > end) {
-      total += end - start;
-      start = a;
-      end = b;
-    } else if (b > end) {
-      end = b;
-    }
-  }
-  return total + (end - start);
+  return length(mergedSpans(slices.map(span)));
 }
 
 /**
@@ -44,7 +33,7 @@ export async function ensureAlloc(tx: Tx, rec: InodeRec): Promise<number> {
  * the two full computations were ~10% of a node's CPU in a random-write run (profile, session 6).
  */
 export function newlyCovered(before: readonly Slice[], add: readonly Slice[]): number {
-  const spans = mergedSpans(add.map((s) => [s.pos, s.pos + s.len] as const));
+  const spans = mergedSpans(add.map(span));
   if (!spans.length) return 0;
   const lo = spans[0]![0], hi = spans[spans.length - 1]![1];
   const overlaps: (readonly [number, number])[] = [];
@@ -62,6 +51,8 @@ export function newlyCovered(before: readonly Slice[], add: readonly Slice[]): n
   }
   return length(spans) - length(mergedSpans(overlaps));
 }
+
+const span = (s: Slice): readonly [number, number] => [s.pos, s.pos + s.len];
 
 /** Sorted, disjoint [start, end) spans covering the same bytes (touching spans merge). */
 function mergedSpans(spans: (readonly [number, number])[]): (readonly [number, number])[] {
