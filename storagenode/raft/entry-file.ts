@@ -5,6 +5,8 @@ import { assert } from '../../shared/assert.js';
 
 /** Record header: payload length, then CRC-32 of the payload (both u32 little-endian). */
 const HEADER = 8;
+/** How far past the last record the file is kept written with zeros (see EntryFile). */
+export const PREALLOC_BYTES = 1 << 20;
 
 /**
  * The Raft log's entries in one append-only file of records [len u32][crc32 u32][payload], one per
@@ -13,15 +15,25 @@ const HEADER = 8;
  * LevelDB batch with sync:true did the same fsync, plus encoding and a memtable insert on the main
  * thread (~0.1-0.2 ms per batch in a node's profile) and its own write-ahead-log framing.
  * Replacing entries from index i on truncates the file at i's record first. On open, the records
- * are read until the first one that is short or fails its CRC (a write torn by a crash; such a write
- * was never synced, so never acknowledged), and the file is cut there.
+ * are read until the first one that is empty, short or fails its CRC (a write torn by a crash; such
+ * a write was never synced, so never acknowledged), and the file is cut there unless all that
+ * follows is zeros.
+ *
+ * The file is kept written with zeros up to PREALLOC_BYTES past the last record, so that an append
+ * overwrites blocks the file already has: its fdatasync then flushes data only, with no journal
+ * commit for a new size or new blocks. Under the CPU contention of a busy node that took the fsync
+ * from ~0.3-0.4 to ~0.22 ms (median, three syncing processes beside two CPU burners); an append that
+ * runs past the zeros writes the next stretch of zeros with it. A zero length ends the records.
  */
 export class EntryFile {
   /** offsets[k]: where record k (entry first + k) starts; offsets[count] is the end of the file. */
   private offsets: number[];
+  /** The file's size: everything from the last record's end to here is zeros. */
+  private allocated: number;
 
-  private constructor(private fd: number, private readonly path: string, private first: number, offsets: number[]) {
+  private constructor(private fd: number, private readonly path: string, private first: number, offsets: number[], allocated: number) {
     this.offsets = offsets;
+    this.allocated = allocated;
   }
 
   /** Opens (or creates) the file and reads its records back; `indexOf` tells a payload's entry index. */
@@ -58,12 +70,14 @@ export class EntryFile {
       off += HEADER + len;
       offsets.push(off);
     }
-    if (off < size) {
+    let allocated = size;
+    if (off < size && !allZero(buf.subarray(off, got))) {
       ftruncateSync(fd, off);
       fsyncSync(fd);
+      allocated = off;
     }
     const first = records.length ? indexOf(records[0]!) : 1;
-    return { file: new EntryFile(fd, path, first, offsets), records };
+    return { file: new EntryFile(fd, path, first, offsets, allocated), records };
   }
 
   /** The index of the first record (or of the next one to write, when empty). */
@@ -83,12 +97,18 @@ export class EntryFile {
     assert(startIndex >= this.first && startIndex <= this.lastIndex + 1, `entry file write at ${startIndex}, holds ${this.first}..${this.lastIndex}`);
     const k = startIndex - this.first;
     if (k + 1 < this.offsets.length) {
+      // Cut, not zeroed over: a crash must not leave a new record followed by a stale one.
       ftruncateSync(this.fd, this.offsets[k]!);
       this.offsets.length = k + 1;
+      this.allocated = this.offsets[k]!;
     }
     let bytes = 0;
     for (const p of payloads) bytes += HEADER + p.byteLength;
-    const buf = Buffer.allocUnsafe(bytes);
+    const from = this.offsets[k]!;
+    // Past the zeros: this write carries the next stretch of them (allocUnsafe leaves it to fill).
+    const zeros = from + bytes > this.allocated ? PREALLOC_BYTES : 0;
+    const buf = Buffer.allocUnsafe(bytes + zeros);
+    if (zeros) buf.fill(0, bytes);
     let off = 0;
     let end = this.offsets[k]!;
     for (const p of payloads) {
@@ -99,10 +119,11 @@ export class EntryFile {
       end += HEADER + p.byteLength;
       this.offsets.push(end);
     }
-    writeAll(this.fd, buf, this.offsets[k]!);
+    writeAll(this.fd, buf, from);
+    if (zeros) this.allocated = from + buf.length;
   }
 
-  /** fdatasync on the thread pool: the size change is metadata it covers. */
+  /** fdatasync on the thread pool (it covers a size change, when a write brought one). */
   sync(): Promise<void> {
     return new Promise((resolve, reject) => fdatasync(this.fd, (e) => (e ? reject(e) : resolve())));
   }
@@ -112,6 +133,7 @@ export class EntryFile {
     ftruncateSync(this.fd, 0);
     fsyncSync(this.fd);
     this.offsets = [0];
+    this.allocated = 0;
   }
 
   /** Keeps only the records after `index`: rewritten to a new file, synced, renamed over this one. */
@@ -138,12 +160,18 @@ export class EntryFile {
     closeSync(this.fd);
     this.fd = fd;
     this.offsets = this.offsets.slice(k).map((o) => o - from);
+    this.allocated = buf.length;
     this.first = index + 1;
   }
 
   close(): void {
     closeSync(this.fd);
   }
+}
+
+function allZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 function writeAll(fd: number, buf: Buffer, position: number): void {

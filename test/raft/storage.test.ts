@@ -1,4 +1,4 @@
-import { appendFileSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import t from 'tap';
 import type { NodeInfo } from '../../shared/types.js';
+import { PREALLOC_BYTES } from '../../storagenode/raft/entry-file.js';
 import { RaftStorage } from '../../storagenode/raft/storage.js';
 import type { Entry } from '../../storagenode/raft/types.js';
 
@@ -17,6 +18,20 @@ async function withDir(t: { teardown(fn: () => unknown): void }, fn: (dir: strin
   const dir = await mkdtemp(join(tmpdir(), 'tidefs-raft-storage-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await fn(join(dir, 'raft'));
+}
+
+/** Where the records end: the zeros the file is kept written with follow. */
+function recordsEnd(file: string): number {
+  const b = readFileSync(file);
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return end;
+}
+
+function writeAt(file: string, at: number, bytes: number[]): void {
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.from(bytes), 0, bytes.length, at);
+  closeSync(fd);
 }
 
 async function reopen(dir: string) {
@@ -58,16 +73,47 @@ t.test('storage: a torn last record is cut off at open; later writes continue af
     await s.save({ term: 1, vote: 'n1', commit: 0 }, [ent(1, 1), ent(2, 1), ent(3, 1)]);
     await s.close();
     const file = join(dir, 'entries');
-    const size = statSync(file).size;
-    truncateSync(file, size - 2); // entry 3 half written
+    truncateSync(file, recordsEnd(file) - 2); // entry 3 half written
     let loaded;
     ({ s, loaded } = await reopen(dir));
     t.same(show(loaded.entries), ['1/1/e1', '2/1/e2']);
     await s.save(undefined, [ent(3, 1, 'again')]);
     await s.close();
-    appendFileSync(file, Buffer.from([5, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9, 9, 9])); // garbage: bad CRC
+    const end = recordsEnd(file);
+    writeAt(file, end, [5, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9, 9, 9]); // garbage in the zeros: bad CRC
     ({ s, loaded } = await reopen(dir));
     t.same(show(loaded.entries), ['1/1/e1', '2/1/e2', '3/1/again']);
+    t.equal(statSync(file).size, end, 'cut where the good records end');
+    await s.save(undefined, [ent(4, 1)]);
+    await s.close();
+    appendFileSync(file, Buffer.from([7])); // past the zeros: a record whose start was never written
+    ({ s, loaded } = await reopen(dir));
+    t.same(show(loaded.entries), ['1/1/e1', '2/1/e2', '3/1/again', '4/1/e4']);
+    await s.close();
+  });
+});
+
+t.test('storage: the entry file is kept zeroed past its records, across reopens and past the first stretch', async (t) => {
+  await withDir(t, async (dir) => {
+    let { s, loaded } = await reopen(dir);
+    await s.save({ term: 1, vote: 'n1', commit: 0 }, [ent(1, 1)]);
+    const file = join(dir, 'entries');
+    const end1 = recordsEnd(file);
+    t.equal(statSync(file).size, end1 + PREALLOC_BYTES, 'the first append brings a stretch of zeros');
+    await s.save(undefined, [ent(2, 1)]);
+    t.equal(statSync(file).size, end1 + PREALLOC_BYTES, 'an append inside the zeros does not grow the file');
+    await s.close();
+    ({ s, loaded } = await reopen(dir));
+    t.equal(statSync(file).size, end1 + PREALLOC_BYTES, 'a clean reopen keeps the zeros');
+    // Entries of 100 KiB each run past the first stretch twice over.
+    const big = 'b'.repeat(100 * 1024);
+    let index = 3;
+    for (let i = 0; i < 25; i++, index++) await s.save(undefined, [ent(index, 1, `${index}${big}`)]);
+    await s.close();
+    ({ s, loaded } = await reopen(dir));
+    t.equal(loaded.entries.length, index - 1);
+    t.ok(loaded.entries.slice(2).every((e, i) => new TextDecoder().decode(e.data) === `${i + 3}${big}`), 'every big entry reads back');
+    t.ok(statSync(file).size > recordsEnd(file), 'still zeros past the records');
     await s.close();
   });
 });
