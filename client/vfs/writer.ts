@@ -3,6 +3,8 @@ import { FsError, type Errno } from '../../shared/errno.js';
 import { BLOCK_BYTES_MAX, CHUNK_BYTES } from '../../shared/limits.js';
 import type { OpArgs } from '../../shared/protocol/ops.js';
 import type { Attr, Cred } from '../../shared/types.js';
+import { BLOCK_PUT_PREFIX_BYTES_MAX } from '../../shared/wire/block-put-frame.js';
+import { IN_PLACE_MIN_BYTES, lendRoom } from '../../shared/wire/room.js';
 import { refusedWhole, toErrno } from '../rpc/errno.js';
 import { COMPACT_SLICES_MIN, type Compactor } from './compact.js';
 import { overlayInto } from './slices.js';
@@ -15,6 +17,8 @@ export type CommitTimes = NonNullable<OpArgs<'commitWrite'>['times']>;
 export interface Run {
   off: number; // file offset of buf[0]
   buf: Buffer; // capacity may exceed len while the run is open
+  /** Bytes before buf in its own ArrayBuffer that nobody uses: the block put's envelope goes there. */
+  room: number;
   len: number;
   sealed: boolean; // no more writes go into it; its upload has started
   block?: string;
@@ -118,15 +122,16 @@ export class FileWriter {
       // Otherwise just what this write needs: random 4 KiB writes each start a run, and a 64 KiB buffer
       // for each held 16x their bytes until the commit (1024 runs: 64 MiB) and fed the GC.
       const cap = runLimit(off) - off;
-      run = { off, buf: Buffer.allocUnsafe(streaming ? cap : Math.min(cap, data.byteLength)), len: 0, sealed: false };
+      run = { off, ...runBuffer(streaming ? cap : Math.min(cap, data.byteLength)), len: 0, sealed: false };
       this.runs.push(run);
     }
     const n = Math.min(data.byteLength, runLimit(run.off) - off);
     const endInRun = off - run.off + n;
     if (endInRun > run.buf.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.min(runLimit(run.off) - run.off, Math.max(endInRun, run.buf.byteLength * 2, INITIAL_RUN_BYTES)));
-      run.buf.copy(grown, 0, 0, run.len);
-      run.buf = grown;
+      const grown = runBuffer(Math.min(runLimit(run.off) - run.off, Math.max(endInRun, run.buf.byteLength * 2, INITIAL_RUN_BYTES)));
+      run.buf.copy(grown.buf, 0, 0, run.len);
+      run.buf = grown.buf;
+      run.room = grown.room;
     }
     run.buf.set(data.subarray(0, n), off - run.off);
     run.len = Math.max(run.len, endInRun);
@@ -165,7 +170,11 @@ export class FileWriter {
   /** Starts the upload of runs as one immutable block, each run at its offset in it. */
   private upload(runs: Run[]): void {
     const block = makeBlockId(this.o.clock.nowMs(), this.o.randomHex());
-    const data = runs.length === 1 ? runs[0]!.buf : Buffer.concat(runs.map((r) => r.buf));
+    let data: Buffer;
+    if (runs.length === 1) {
+      data = runs[0]!.buf;
+      lendRoom(data, runs[0]!.room); // once: the run is uploaded once, and never changes after sealing
+    } else data = Buffer.concat(runs.map((r) => r.buf));
     const upload = this.o.cluster.putBlock(block, data).catch((e: unknown) => {
       this.error = toErrno(e, `upload of block ${block} of inode ${this.ino}`);
       throw e;
@@ -320,4 +329,13 @@ export class FileWriter {
 function runLimit(off: number): number {
   const chunkEnd = (Math.floor(off / CHUNK_BYTES) + 1) * CHUNK_BYTES;
   return Math.min(chunkEnd, off + BLOCK_BYTES_MAX);
+}
+
+/**
+ * A run's buffer. One that may be framed in place (room.ts) gets its own ArrayBuffer with room for
+ * the block put's envelope in front, so the frame sent to the replicas is this memory, not a copy.
+ */
+function runBuffer(bytes: number): { buf: Buffer; room: number } {
+  if (bytes < IN_PLACE_MIN_BYTES) return { buf: Buffer.allocUnsafe(bytes), room: 0 };
+  return { buf: Buffer.allocUnsafeSlow(BLOCK_PUT_PREFIX_BYTES_MAX + bytes).subarray(BLOCK_PUT_PREFIX_BYTES_MAX), room: BLOCK_PUT_PREFIX_BYTES_MAX };
 }

@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { isErrorCode } from '../errno.js';
 import { FRAME_BYTES_MAX, OP_NAME_BYTES_MAX } from '../limits.js';
+import { encodeBlockPutInPlace } from './block-put-frame.js';
 import { encodeDataReplyInPlace } from './data-reply.js';
 import type { ErrReply, Frame, OkReply, Push, Request } from './envelope.js';
 
@@ -29,7 +30,18 @@ const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: 
 
 export function encodeFrame(frame: Frame): Buffer {
   const data = dataReplyPayload(frame);
-  return (data && encodeDataReplyInPlace((frame as OkReply).id, data)) || packr.pack(frame);
+  if (data) return encodeDataReplyInPlace((frame as OkReply).id, data) || packr.pack(frame);
+  const put = blockPutArgs(frame);
+  return (put && encodeBlockPutInPlace((frame as Request).id, put.id, put.data)) || packr.pack(frame);
+}
+
+/** The arguments of a request shaped {id, op: 'blockPut', args: {id: string, data: bytes}} (block-put-frame.ts frames it in place). */
+function blockPutArgs(frame: Frame): { id: string; data: Uint8Array } | null {
+  if (typeof frame !== 'object' || frame === null || !('op' in frame) || frame.op !== 'blockPut') return null;
+  const a = frame.args as Record<string, unknown> | null;
+  if (typeof a !== 'object' || a === null || typeof a.id !== 'string' || !(a.data instanceof Uint8Array)) return null;
+  for (const k in a) if (k !== 'id' && k !== 'data') return null;
+  return { id: a.id, data: a.data };
 }
 
 /** The payload of a reply shaped {id, ok: true, result: {data: bytes}} (data-reply.ts frames it in place). */

@@ -8,6 +8,7 @@ import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
 import type { MetaArgs, MetaOp } from '../../../client/rpc/cluster-client.js';
 import type { ClusterApi } from '../../../client/vfs/types.js';
 import { BlockMissingError } from '../../../client/rpc/block-io.js';
+import { encodeFrame } from '../../../shared/wire/codec.js';
 
 /**
  * FOR UNIT TESTS ONLY: the cluster as the VFS sees it, in one process. Metadata goes through the real
@@ -74,6 +75,8 @@ export class FakeCluster implements ClusterApi {
 
   async putBlock(id: BlockId, data: Uint8Array): Promise<void> {
     this.count('blockPut');
+    // What the real connection would do with it: frame it where it lies, or copy it (room.ts).
+    if (encodeFrame({ id: 1, op: 'blockPut', args: { id, data } }).buffer === data.buffer) this.count('blockPutInPlace');
     await new Promise((res) => setImmediate(res));
     if (this.failPuts) throw new RpcError('UNAVAILABLE', 'fake: replicas down');
     this.blocks.set(id, Buffer.from(data));

@@ -71,6 +71,7 @@ t.test('vfs: a large sequential write goes as block-sized runs and reads back', 
   for (let o = 0; o < total; o += 131072) must(await vfs.write(ROOT, fd, o, data.subarray(o, o + 131072)));
   must(await vfs.release(ROOT, fd));
   t.equal(cluster.calls.get('blockPut'), 3, 'two full blocks and a tail');
+  t.equal(cluster.calls.get('blockPutInPlace'), 2, 'the full blocks are framed where they lie, not copied');
   const rd = must(await vfs.open(ROOT, '/seq', O_RDONLY));
   const parts: Buffer[] = [];
   for (let o = 0; o < total; o += 131072) parts.push(must(await vfs.read(ROOT, rd, o, 131072)));

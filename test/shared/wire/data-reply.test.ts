@@ -2,7 +2,8 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { decodeFrame, encodeFrame } from '../../../shared/wire/codec.js';
-import { DATA_REPLY_PREFIX_BYTES_MAX, IN_PLACE_MIN_BYTES, lendRoom, roomOf } from '../../../shared/wire/data-reply.js';
+import { DATA_REPLY_PREFIX_BYTES_MAX } from '../../../shared/wire/data-reply.js';
+import { IN_PLACE_MIN_BYTES, lendRoom, roomOf } from '../../../shared/wire/room.js';
 
 /** A payload of `len` bytes with `room` bytes before it in one fresh buffer, lent when `lend`. */
 function payload(len: number, room: number, lend = true): { buf: Buffer; data: Buffer } {

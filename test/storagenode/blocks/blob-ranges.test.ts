@@ -5,7 +5,8 @@ import { BlobBlockStore } from '../../../storagenode/blocks/blob-store.js';
 import { BlockCorruptError } from '../../../storagenode/blocks/block-store.js';
 import { blockChecksums, crc32Combine, RANGE_BYTES } from '../../../storagenode/blocks/segment-record.js';
 import { decodeFrame, encodeFrame } from '../../../shared/wire/codec.js';
-import { DATA_REPLY_PREFIX_BYTES_MAX, roomOf } from '../../../shared/wire/data-reply.js';
+import { DATA_REPLY_PREFIX_BYTES_MAX } from '../../../shared/wire/data-reply.js';
+import { roomOf } from '../../../shared/wire/room.js';
 import { bytes, id, tempDir } from './block-store-suite.js';
 import { encodeV1Head, findRecord, flipRecordByte, scanSegments } from './segment-tools.js';
 
