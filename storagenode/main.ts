@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '../shared/log.js';
 import { buildConfig, ConfigError, NODE_USAGE, parseFlags, type NodeConfig } from './config.js';
+import { missingHeapFlags } from './heap-flags.js';
 import { StorageNode } from './node.js';
 
 /** Reads flags and the optional JSON config file; a ConfigError means a usage mistake (exit 2). */
@@ -51,6 +52,10 @@ export async function runNode(argv: string[]): Promise<number> {
     log.error(`bug: unhandled rejection, exiting: ${(e as Error)?.stack ?? e}`);
     process.exit(70);
   });
+  const missing = missingHeapFlags();
+  if (missing.length) {
+    log.warn(`started without ${missing.join(' ')} (node ${missing.join(' ')} bin/tidefs node ...): expect about twice the CPU per byte stored, spent in garbage collection (storagenode/heap-flags.ts)`);
+  }
   let node: StorageNode;
   try {
     node = await StorageNode.start(cfg, log);

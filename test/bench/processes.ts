@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
+import { NODE_HEAP_FLAGS } from '../../storagenode/heap-flags.js';
 
 /**
  * Starts a real cluster and a real mount as child processes through the `tidefs` CLI, for the
@@ -43,7 +44,9 @@ export async function startCluster(nodes: number, log: (s: string) => void): Pro
   const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(',');
   for (let i = 0; i < nodes; i++) {
     const out = openSync(join(dir, `${ids[i]}.log`), 'a');
-    const child = spawn(process.execPath, [cli, 'node', '--id', ids[i]!, '--listen', `127.0.0.1:${ports[i]}`, '--data', join(dir, ids[i]!), '--peers', peers], {
+    // PROBE_STORAGE_ARGS: node/V8 flags for the storage nodes (profiling: --cpu-prof, --trace-gc, heap sizes).
+    const nodeArgs = (process.env.PROBE_STORAGE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...nodeArgs, cli, 'node', '--id', ids[i]!, '--listen', `127.0.0.1:${ports[i]}`, '--data', join(dir, ids[i]!), '--peers', peers], {
       stdio: ['ignore', out, out], env: cliEnv,
     });
     started.push(child);

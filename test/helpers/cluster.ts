@@ -10,6 +10,7 @@ import { RpcConnection } from '../../shared/rpc/connection.js';
 import { LinkProxy } from '../cluster/link-proxy.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { freePort } from './free-port.js';
+import { NODE_HEAP_FLAGS } from '../../storagenode/heap-flags.js';
 
 export { ClusterClient } from '../cluster/cluster-client.js';
 
@@ -94,7 +95,7 @@ export class TestCluster {
       ...(this.opts.snapshotKeepEntries ? ['--snapshot-keep-entries', String(this.opts.snapshotKeepEntries)] : []),
       ...(this.opts.nodeArgs ?? []), ...(this.joining.has(n.id) ? ['--join'] : [])];
     const fd = openSync(n.logFile, 'a');
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.opts.env } });
+    const proc = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.opts.env } });
     closeSync(fd);
     n.proc = proc;
     n.pid = proc.pid!;
