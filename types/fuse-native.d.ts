@@ -166,6 +166,8 @@ declare module 'fuse-native' {
     storeInode(ino: number, offset: number, buf: Buffer, cb: (res: number, nodes: number) => void): void;
     /** patched: how many kernel nodes the channel knows (-1 without the kernel view). */
     kernelNodes(): number;
+    /** patched: `on` while no POSIX lock is held: the F_UNLCK of every flush is answered natively, without ops.lock. */
+    setUnlockFast(on: boolean): void;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     /** patched: the platform's lock and utimens constants, read from the C headers. */
     static readonly constants: Fuse.Constants;

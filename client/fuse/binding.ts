@@ -131,6 +131,11 @@ export class FuseMount {
     return this.fuse.kernelNodes();
   }
 
+  /** While `on`, the unlock libfuse sends through the lock op on every flush is answered natively (no POSIX lock is held). */
+  setUnlockFast(on: boolean): void {
+    this.fuse.setUnlockFast(on);
+  }
+
   /** `fusermount -uz` (lazy: succeeds even while files are open), then releases the native side. */
   unmount(): Promise<void> {
     return new Promise((resolve, reject) => this.fuse.unmount((err) => (err ? reject(err) : resolve())));

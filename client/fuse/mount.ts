@@ -106,6 +106,7 @@ export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?:
   const pages = !s.strict && !s.directIo && storeSupported() ? new KernelPages({ storeData: (ino, off, data) => m.storeData(ino, off, data) }, log.child('kernel-pages')) : undefined;
   if (pages) vfs.files.attachPages(pages);
   locks?.attachKernel(kernel);
+  locks?.watchPosixLocks((held) => m.setUnlockFast(!held));
   return {
     unmount: () => m.unmount(),
     kernelNodes: () => m.kernelNodes(),

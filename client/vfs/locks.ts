@@ -46,6 +46,9 @@ export class VfsLocks {
   private readonly early = new Set<number>();
   /** Lock owners ('p…' POSIX, 'f…' flock) that may hold locks, per inode: an unlock for others needs no entry. */
   private readonly held = new Map<Ino, Set<string>>();
+  /** POSIX-lock owners in `held` (a count, so that the binding hears only of changes to and from zero). */
+  private posixOwners = 0;
+  private posixHeld: ((held: boolean) => void) | undefined;
   private readonly fenced = new Set<number>(); // fds
 
   private kernel: KernelCache | undefined;
@@ -178,6 +181,7 @@ export class VfsLocks {
   /** Fences every handle open on `ino` and drops what this mount holds there (best effort: the lease may still live). */
   private fence(ino: Ino, why: string): void {
     const owners = this.held.get(ino);
+    for (const o of owners ?? []) this.forgetOwner(ino, o);
     this.held.delete(ino);
     for (const h of this.files.handles.values()) if (h.ino === ino) this.fenced.add(h.fd);
     this.log.warn(`locks on inode ${ino} fenced (${why}): writes and lock calls on its open handles fail with EIO until reopened`);
@@ -203,7 +207,7 @@ export class VfsLocks {
     // As NFS does: writes made under a lock are committed before it goes, so the next holder sees them.
     if (args.type === 'u') await this.files.flushIno(ino);
     const r = await this.cluster.meta('lock', args);
-    if (args.type === 'u' && args.start === 0 && args.end === LOCK_END_MAX) owners?.delete(args.owner);
+    if (args.type === 'u' && args.start === 0 && args.end === LOCK_END_MAX) this.forgetOwner(ino, args.owner);
     const err = r.state === 'granted' ? undefined : await this.waitFor(r.waiter, signal);
     // ...and a new holder reads what the previous one committed, not this mount's cached chunks.
     if (!err && args.type !== 'u') await this.revalidate(ino);
@@ -227,10 +231,27 @@ export class VfsLocks {
     await this.kernel?.dropInodeData(ino);
   }
 
+  /**
+   * `cb(held)` now and whenever this mount goes from holding no POSIX lock to holding (or waiting for)
+   * one, and back. The FUSE binding answers the unlock that libfuse sends on every flush by itself
+   * while none is held (posix() would find nothing to unlock), saving a round trip per close.
+   */
+  watchPosixLocks(cb: (held: boolean) => void): void {
+    this.posixHeld = cb;
+    cb(this.posixOwners > 0);
+  }
+
   private remember(ino: Ino, owner: string): void {
     let s = this.held.get(ino);
     if (!s) this.held.set(ino, (s = new Set()));
+    if (s.has(owner)) return;
     s.add(owner);
+    if (owner[0] === 'p' && ++this.posixOwners === 1) this.posixHeld?.(true);
+  }
+
+  private forgetOwner(ino: Ino, owner: string): void {
+    if (!this.held.get(ino)?.delete(owner)) return;
+    if (owner[0] === 'p' && --this.posixOwners === 0) this.posixHeld?.(false);
   }
 
   /** Waits for waiter `id`: push, then lockWait to confirm; an abort cancels it (EINTR). */

@@ -1,7 +1,7 @@
 // Cross-client locks through real mounts (DESIGN.md invariant 5, docs/locking.md): one 3-node
 // cluster, two client processes; the lock calls are fcntl/flock syscalls made by python3 processes.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type TestLike } from '../helpers/cluster.js';
 import { mountFs } from '../helpers/mount.js';
@@ -109,4 +109,32 @@ t.test('SIGKILL of the process holding a lock on A releases it (exit closes its 
   t.match(await waiting, { ok: true });
   t.match(await b.send({ op: 'flock', how: 'ex', nb: true }), { ok: true }, 'its flock went too');
   t.comment(`lock_release_after_process_kill_ms ${(performance.now() - t0).toFixed(0)}`);
+});
+
+t.test('a close costs no lock call while the mount holds no POSIX lock; while one is held, closes reach the handler and release it', async (t) => {
+  const C = await mountFs(t, cluster.urls, { args: ['--debug'] }); // --debug: the access log names every op
+  const count = (op: string, name: string) => (readFileSync(C.logFile, 'utf8').match(new RegExp(` ${op} /${name} `, 'g')) ?? []).length;
+  /** Opens and closes `name` on C; returns once the close's release is logged (its lock call, if any, came before). */
+  const openClose = async (agent: Agent, name: string) => {
+    const released = count('release', name);
+    await agent.send({ op: 'open' });
+    await agent.send({ op: 'close' });
+    const deadline = Date.now() + 5000;
+    while (count('release', name) === released && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.ok(count('release', name) > released, `the release of ${name} was logged`);
+  };
+  writeFileSync(join(C.dir, 'quiet'), 'x');
+  const quiet = await Agent.start(t, join(C.dir, 'quiet'));
+  await openClose(quiet, 'quiet');
+  t.equal(count('lock', 'quiet'), 0, 'no lock held: the flush\'s unlock was answered by the binding');
+  const holder = await Agent.start(t, join(C.dir, 'held'));
+  t.match(await holder.send({ op: 'setlk', type: 'w' }), { ok: true });
+  await openClose(quiet, 'quiet');
+  t.equal(count('lock', 'quiet'), 1, 'a lock held on the mount: the flush\'s unlock reaches the handler');
+  const other = await Agent.start(t, join(B.dir, 'held'));
+  t.match(await other.send({ op: 'setlk', type: 'w' }), { ok: false, errno: 'EAGAIN' });
+  await holder.send({ op: 'close' }); // closing drops the process's record locks
+  t.match(await other.send({ op: 'setlk', type: 'w' }), { ok: true }, 'the close released the lock on the cluster');
+  await openClose(quiet, 'quiet');
+  t.equal(count('lock', 'quiet'), 1, 'the lock gone: closes are answered by the binding again');
 });

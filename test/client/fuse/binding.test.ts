@@ -111,6 +111,29 @@ print(json.dumps([e, os.getpid()]))`, 'locked');
   t.match(unlockOnClose, { cmd: F_SETLK, lock: { type: F_UNLCK, start: 0, len: 0 }, owner: wr!.owner }, 'libfuse unlocks the owner on flush');
 });
 
+t.test('with unlock-fast on, the F_UNLCK of a flush and of an unlock is answered natively; locks and off still reach lock', async (t) => {
+  reset();
+  const script = `
+fd = os.open(P, os.O_CREAT | os.O_RDWR, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_UN, 0, 0)
+os.close(fd)
+fd = os.open(P, os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 0)
+os.close(fd)`;
+  try {
+    mount.setUnlockFast(true);
+    await py(script, 'fast');
+    t.same(mem.log.locks.map((l) => [l.cmd, l.lock.type]), [[F_SETLK, F_WRLCK]], 'only the lock arrived: no unlock, no flush unlock');
+    t.equal(mem.log.flushes.length, 2, 'both closes still flushed');
+    reset();
+    mount.setUnlockFast(false);
+    await py(script, 'fast');
+    t.same(mem.log.locks.map((l) => [l.cmd, l.lock.type]), [[F_SETLKW, F_UNLCK], [F_SETLK, F_UNLCK], [F_SETLK, F_WRLCK], [F_SETLK, F_UNLCK]], 'off: every unlock arrives');
+  } finally {
+    mount.setUnlockFast(false);
+  }
+});
+
 t.test('F_GETLK answers with the conflicting lock the handler gives', async (t) => {
   reset();
   mem.onLock = (c) => (c.cmd === F_GETLK ? c.cb(0, { type: F_WRLCK, whence: 0, start: 50, len: 10, pid: process.pid }) : c.cb(0));
