@@ -1,18 +1,9 @@
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { BLOCK_PUT_PREFIX_BYTES_MAX } from '../../../shared/wire/block-put-frame.js';
 import { decodeFrame, encodeFrame } from '../../../shared/wire/codec.js';
-import { IN_PLACE_MIN_BYTES, lendRoom } from '../../../shared/wire/room.js';
-
-/** A payload of `len` bytes with `room` bytes before it in one fresh buffer, lent when `lend`. */
-function payload(len: number, room: number, lend = true): { buf: Buffer; data: Buffer } {
-  const buf = Buffer.alloc(room + len, 0xee);
-  const data = buf.subarray(room);
-  data.set(randomBytes(len));
-  if (lend) lendRoom(data, room);
-  return { buf, data };
-}
+import { IN_PLACE_MIN_BYTES } from '../../../shared/wire/room.js';
+import { lentPayload } from './lent-payload.js';
 
 const plain = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number' });
 const SHORT_BLOCK = '0123456789a-0123456789abcdef'; // fixstr
@@ -21,7 +12,7 @@ const LONG_BLOCK = '0123456789ab-0123456789abcdef0123456789abcdef'; // str 8, th
 t.test('block put: framed in the lent room, no copy, decodes as the packed request does', async (t) => {
   for (const id of [1, 127, 128, 65_536, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
     for (const block of [SHORT_BLOCK, LONG_BLOCK]) {
-      const { buf, data } = payload(IN_PLACE_MIN_BYTES + 5, BLOCK_PUT_PREFIX_BYTES_MAX);
+      const { buf, data } = lentPayload(IN_PLACE_MIN_BYTES + 5, BLOCK_PUT_PREFIX_BYTES_MAX);
       const copy = Buffer.from(data);
       const frame = encodeFrame({ id, op: 'blockPut', args: { id: block, data } });
       t.equal(frame.buffer, buf.buffer, `id ${id}, block id of ${block.length}: the frame is a view of the payload's buffer`);
@@ -35,15 +26,15 @@ t.test('block put: framed in the lent room, no copy, decodes as the packed reque
 
 t.test('block put: packed (copied) without room, with too little, when small, with a bad block id or another key', async (t) => {
   const cases: [string, Buffer, Record<string, unknown>][] = [];
-  const none = payload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX, false);
+  const none = lentPayload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX, false);
   cases.push(['no room lent', none.buf, { id: LONG_BLOCK, data: none.data }]);
-  const short = payload(IN_PLACE_MIN_BYTES, 40, true);
+  const short = lentPayload(IN_PLACE_MIN_BYTES, 40, true);
   cases.push(['too little room', short.buf, { id: LONG_BLOCK, data: short.data }]);
-  const small = payload(IN_PLACE_MIN_BYTES - 1, BLOCK_PUT_PREFIX_BYTES_MAX);
+  const small = lentPayload(IN_PLACE_MIN_BYTES - 1, BLOCK_PUT_PREFIX_BYTES_MAX);
   cases.push(['small payload', small.buf, { id: SHORT_BLOCK, data: small.data }]);
-  const bad = payload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX);
+  const bad = lentPayload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX);
   cases.push(['not a block id', bad.buf, { id: 'x'.repeat(300), data: bad.data }]);
-  const extra = payload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX);
+  const extra = lentPayload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX);
   cases.push(['another key', extra.buf, { id: SHORT_BLOCK, data: extra.data, more: 1 }]);
   for (const [what, buf, args] of cases) {
     const frame = encodeFrame({ id: 9, op: 'blockPut', args });
@@ -53,7 +44,7 @@ t.test('block put: packed (copied) without room, with too little, when small, wi
 });
 
 t.test('block put: the room is used once: a second send of the same payload (a retry) is packed, the first frame intact', async (t) => {
-  const { buf, data } = payload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX);
+  const { buf, data } = lentPayload(IN_PLACE_MIN_BYTES, BLOCK_PUT_PREFIX_BYTES_MAX);
   const first = encodeFrame({ id: 70_000, op: 'blockPut', args: { id: LONG_BLOCK, data } });
   const keep = Buffer.from(first);
   const second = encodeFrame({ id: 3, op: 'blockPut', args: { id: LONG_BLOCK, data } });

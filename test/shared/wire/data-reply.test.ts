@@ -1,23 +1,14 @@
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { decodeFrame, encodeFrame } from '../../../shared/wire/codec.js';
 import { DATA_REPLY_PREFIX_BYTES_MAX } from '../../../shared/wire/data-reply.js';
 import { IN_PLACE_MIN_BYTES, lendRoom, roomOf } from '../../../shared/wire/room.js';
-
-/** A payload of `len` bytes with `room` bytes before it in one fresh buffer, lent when `lend`. */
-function payload(len: number, room: number, lend = true): { buf: Buffer; data: Buffer } {
-  const buf = Buffer.alloc(room + len, 0xee);
-  const data = buf.subarray(room);
-  data.set(randomBytes(len));
-  if (lend) lendRoom(data, room);
-  return { buf, data };
-}
+import { lentPayload } from './lent-payload.js';
 
 t.test('data reply: framed in the lent room, no copy, decodes as the packed frame does (ids of every msgpack width)', async (t) => {
   const plain = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number' });
   for (const id of [1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
-    const { buf, data } = payload(IN_PLACE_MIN_BYTES + 3, 64);
+    const { buf, data } = lentPayload(IN_PLACE_MIN_BYTES + 3, 64);
     const copy = Buffer.from(data);
     const frame = encodeFrame({ id, ok: true, result: { data } });
     t.equal(frame.buffer, buf.buffer, `id ${id}: the frame is a view of the payload's buffer`);
@@ -32,14 +23,14 @@ t.test('data reply: framed in the lent room, no copy, decodes as the packed fram
 
 t.test('data reply: packed (copied) without lent room, with too little, below the size floor, or for other shapes', async (t) => {
   const cases: [string, Buffer, unknown][] = [];
-  const none = payload(IN_PLACE_MIN_BYTES, 64, false);
+  const none = lentPayload(IN_PLACE_MIN_BYTES, 64, false);
   cases.push(['no room lent', none.buf, { data: none.data }]);
-  const short = payload(IN_PLACE_MIN_BYTES, 64, false);
+  const short = lentPayload(IN_PLACE_MIN_BYTES, 64, false);
   lendRoom(short.data, 10);
   cases.push(['too little room', short.buf, { data: short.data }]);
-  const small = payload(IN_PLACE_MIN_BYTES - 1, 64);
+  const small = lentPayload(IN_PLACE_MIN_BYTES - 1, 64);
   cases.push(['small payload', small.buf, { data: small.data }]);
-  const extra = payload(IN_PLACE_MIN_BYTES, 64);
+  const extra = lentPayload(IN_PLACE_MIN_BYTES, 64);
   cases.push(['another key in the result', extra.buf, { data: extra.data, more: 1 }]);
   for (const [what, buf, result] of cases) {
     const frame = encodeFrame({ id: 9, ok: true, result });
@@ -50,7 +41,7 @@ t.test('data reply: packed (copied) without lent room, with too little, below th
 });
 
 t.test('data reply: lent room is used once: a second reply with the same payload is packed, the first frame stays intact', async (t) => {
-  const { buf, data } = payload(IN_PLACE_MIN_BYTES, 64);
+  const { buf, data } = lentPayload(IN_PLACE_MIN_BYTES, 64);
   const first = encodeFrame({ id: 1000, ok: true, result: { data } });
   const keep = Buffer.from(first);
   const second = encodeFrame({ id: 7, ok: true, result: { data } });
