@@ -180,12 +180,12 @@ export class VfsLocks {
 
   /** Fences every handle open on `ino` and drops what this mount holds there (best effort: the lease may still live). */
   private fence(ino: Ino, why: string): void {
-    const owners = this.held.get(ino);
-    for (const o of owners ?? []) this.forgetOwner(ino, o);
+    const owners = [...(this.held.get(ino) ?? [])]; // a copy: forgetOwner empties the set
+    for (const o of owners) this.forgetOwner(ino, o);
     this.held.delete(ino);
     for (const h of this.files.handles.values()) if (h.ino === ino) this.fenced.add(h.fd);
     this.log.warn(`locks on inode ${ino} fenced (${why}): writes and lock calls on its open handles fail with EIO until reopened`);
-    for (const o of owners ?? []) {
+    for (const o of owners) {
       const args: LockOpArgs = { ino, owner: o, kind: o[0] === 'f' ? 'flock' : 'posix', type: 'u', start: 0, end: LOCK_END_MAX, pid: 0, wait: false };
       this.cluster.meta('lock', args).catch(() => undefined);
     }
