@@ -1,5 +1,5 @@
 import { isBlockId } from '../block-id.js';
-import { bin32Header, frameInRoom, strBytes, uintBytes } from './room.js';
+import { bin32Header, envelopeHead, frameInRoom, strBytes } from './room.js';
 
 /**
  * Zero-copy framing of a block put request ({id, op: 'blockPut', args: {id: block, data}}) in the
@@ -17,12 +17,11 @@ export function encodeBlockPutInPlace(id: number, block: string, data: Uint8Arra
   return frameInRoom(() => blockPutPrefix(id, block, data.byteLength), data);
 }
 
-const HEAD = Buffer.from([0x83, 0xa2, 0x69, 0x64]); // map of 3, "id"
 // "op": "blockPut", "args": a map of 2, "id"
 const MIDDLE = Buffer.from([0xa2, 0x6f, 0x70, 0xa8, ...Buffer.from('blockPut'), 0xa4, ...Buffer.from('args'), 0x82, 0xa2, 0x69, 0x64]);
 const DATA_KEY = Buffer.from([0xa4, ...Buffer.from('data')]);
 
 /** The msgpack bytes of the request up to and including the payload's bin 32 length. */
 export function blockPutPrefix(id: number, block: string, len: number): Buffer {
-  return Buffer.concat([HEAD, uintBytes(id), MIDDLE, strBytes(block), DATA_KEY, bin32Header(len)]);
+  return Buffer.concat([envelopeHead(id), MIDDLE, strBytes(block), DATA_KEY, bin32Header(len)]);
 }

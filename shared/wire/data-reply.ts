@@ -1,4 +1,4 @@
-import { bin32Header, frameInRoom, uintBytes } from './room.js';
+import { bin32Header, envelopeHead, frameInRoom } from './room.js';
 
 /**
  * Zero-copy framing of a data reply ({id, ok: true, result: {data}}: a blockGet answer) in the room the
@@ -17,11 +17,10 @@ export function encodeDataReplyInPlace(id: number, data: Uint8Array): Buffer | n
   return frameInRoom(() => dataReplyPrefix(id, data.byteLength), data);
 }
 
-const HEAD = Buffer.from([0x83, 0xa2, 0x69, 0x64]); // map of 3, "id"
 // true for "ok", then "result": a map of 1, "data"
 const MIDDLE = Buffer.from([0xa2, 0x6f, 0x6b, 0xc3, 0xa6, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74, 0x81, 0xa4, 0x64, 0x61, 0x74, 0x61]);
 
 /** The msgpack bytes of the envelope up to and including the payload's bin 32 length. */
 export function dataReplyPrefix(id: number, len: number): Buffer {
-  return Buffer.concat([HEAD, uintBytes(id), MIDDLE, bin32Header(len)]);
+  return Buffer.concat([envelopeHead(id), MIDDLE, bin32Header(len)]);
 }

@@ -31,17 +31,25 @@ export function roomOf(view: Uint8Array): number {
  * when the payload is small or has no (or too little) room lent before it.
  */
 export function frameInRoom(prefix: () => Buffer, data: Uint8Array): Buffer | null {
-  if (data.byteLength < IN_PLACE_MIN_BYTES || data.byteLength > 0xffffffff || roomOf(data) === 0) return null;
+  const room = roomOf(data);
+  if (data.byteLength < IN_PLACE_MIN_BYTES || data.byteLength > 0xffffffff || room === 0) return null;
   const head = prefix();
-  if (roomOf(data) < head.length) return null;
+  if (room < head.length) return null;
   rooms.delete(data);
   const frame = Buffer.from(data.buffer, data.byteOffset - head.length, head.length + data.byteLength);
   frame.set(head, 0);
   return frame;
 }
 
+const ENVELOPE_HEAD = Buffer.from([0x83, 0xa2, 0x69, 0x64]); // map of 3, "id"
+
+/** The start of every envelope framed in place: a map of 3 whose first key is "id", and the id. */
+export function envelopeHead(id: number): Buffer {
+  return Buffer.concat([ENVELOPE_HEAD, uintBytes(id)]);
+}
+
 /** A non-negative safe integer in msgpack's shortest unsigned form. */
-export function uintBytes(n: number): Buffer {
+function uintBytes(n: number): Buffer {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`request id ${n} is not a non-negative safe integer`);
   if (n < 0x80) return Buffer.from([n]);
   if (n <= 0xff) return Buffer.from([0xcc, n]);

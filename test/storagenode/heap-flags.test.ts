@@ -1,8 +1,12 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingHeapFlags, NODE_HEAP_FLAGS } from '../../storagenode/heap-flags.js';
+import { NODE_MAIN, TEST_CLUSTER_ID } from '../helpers/cluster.js';
+import { freePort } from '../helpers/free-port.js';
 
 // dist/test/storagenode -> the repository root
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -17,4 +21,30 @@ t.test('heap flags: scripts/cluster starts nodes with the same flags', async (t)
   const script = readFileSync(join(root, 'scripts', 'cluster'), 'utf8');
   t.match(script, `node_flags=(${NODE_HEAP_FLAGS.join(' ')})`);
   t.match(script, /nohup node "\$\{node_flags\[@\]\}" "\$repo\/bin\/tidefs" node /);
+});
+
+/** Runs a one-node storage node with `flags` until its log says it started, then stops it; returns what it logged. */
+async function startupLog(t: { teardown(fn: () => unknown): void }, flags: string[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidefs-heap-flags-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...flags, NODE_MAIN, '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'n1'), '--peers', `n1=${url}`, '--cluster', TEST_CLUSTER_ID], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const deadline = Date.now() + 20_000;
+  while (!/listening|elected leader/.test(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGTERM');
+  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+  return out;
+}
+
+t.test('heap flags: a node started without them says so; with them (as the harnesses start nodes) it does not', async (t) => {
+  const without = await startupLog(t, []);
+  t.match(without, /started without --initial-old-space-size=128/);
+  const withFlags = await startupLog(t, NODE_HEAP_FLAGS);
+  t.match(withFlags, /elected leader|listening/, 'it started');
+  t.notMatch(withFlags, /started without/);
 });
