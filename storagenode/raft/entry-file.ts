@@ -110,7 +110,7 @@ export class EntryFile {
     const buf = Buffer.allocUnsafe(bytes + zeros);
     if (zeros) buf.fill(0, bytes);
     let off = 0;
-    let end = this.offsets[k]!;
+    let end = from;
     for (const p of payloads) {
       buf.writeUInt32LE(p.byteLength, off);
       buf.writeUInt32LE(crc32(p), off + 4);

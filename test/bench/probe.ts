@@ -6,7 +6,7 @@ import { mount, removeClusters, startCluster, stopAll } from './processes.js';
 /**
  * Profiling harness (docs/performance.md, client section): starts 3 nodes and one mount, prints the
  * mountpoint and log paths, and stays up until SIGINT/SIGTERM, so workloads can be run by hand against
- * it. Client env comes from PROBE_CLIENT_ENV (e.g. "TIDEFS_LOG=debug") and its node flags from PROBE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+ * it. Client env comes from PROBE_CLIENT_ENV (e.g. "TIDEFS_LOG=debug") and its node flags from PROBE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"); the storage nodes' flags from PROBE_STORAGE_ARGS (e.g. "--trace-gc").
  * On stop the client logs how many requests it sent per op.
  */
 const log = (s: string) => process.stderr.write(`${s}\n`);

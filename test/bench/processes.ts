@@ -42,10 +42,10 @@ export async function startCluster(nodes: number, log: (s: string) => void): Pro
   const ids = ports.map((_, i) => `n${i + 1}`);
   const urls = ports.map((p) => `ws://127.0.0.1:${p}`);
   const peers = ids.map((id, i) => `${id}=${urls[i]}`).join(',');
+  // PROBE_STORAGE_ARGS: node/V8 flags for the storage nodes (profiling: --cpu-prof, --trace-gc, heap sizes).
+  const nodeArgs = (process.env.PROBE_STORAGE_ARGS ?? '').split(' ').filter(Boolean);
   for (let i = 0; i < nodes; i++) {
     const out = openSync(join(dir, `${ids[i]}.log`), 'a');
-    // PROBE_STORAGE_ARGS: node/V8 flags for the storage nodes (profiling: --cpu-prof, --trace-gc, heap sizes).
-    const nodeArgs = (process.env.PROBE_STORAGE_ARGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...nodeArgs, cli, 'node', '--id', ids[i]!, '--listen', `127.0.0.1:${ports[i]}`, '--data', join(dir, ids[i]!), '--peers', peers], {
       stdio: ['ignore', out, out], env: cliEnv,
     });
