@@ -41,6 +41,16 @@ export class PathCache {
   private readonly hidden = new Map<string, Ino>();
   /** Per directory inode: changes of its entries by this mount in flight, and how many ever began. */
   private readonly dirChanges = new Map<Ino, { inflight: number; starts: number }>();
+  /**
+   * Directories whose every name has an entry here, until the time given, so a name not cached in
+   * one does not exist and its lookup needs no round trip (a create's lookup of its new name, a
+   * third of the work of an empty file's create). Only directories this mount made are complete
+   * (empty when made, and every name this mount adds is remembered); losing any entry under one, or a
+   * push of another mount's change to it, ends that.
+   */
+  private readonly complete = new Map<Ino, number>();
+  /** Pushes of other mounts' changes seen: a mkdir that overlapped one may have missed a name. */
+  private pushes = 0;
 
   constructor(private readonly cluster: ClusterApi, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
@@ -98,10 +108,12 @@ export class PathCache {
       return a;
     }
     const { parent, name } = PathCache.split(path);
-    return this.lookupIn(await this.ino(parent), name, path);
+    return this.lookupIn(await this.ino(parent), name, path, !fresh);
   }
 
-  private async lookupIn(parent: Ino, name: string, path: string): Promise<Attr> {
+  private async lookupIn(parent: Ino, name: string, path: string, negative = true): Promise<Attr> {
+    // An entry without attributes still says the name exists.
+    if (negative && this.complete.size && (this.complete.get(parent) ?? 0) > this.clock.nowMs() && !this.fresh(path)) throw new FsError('ENOENT');
     try {
       const attr = await this.cluster.meta('lookup', { parent, name });
       this.remember(path, attr);
@@ -119,7 +131,11 @@ export class PathCache {
 
   remember(path: string, attr: Attr): void {
     if (this.ttlMs <= 0) return;
-    this.drop(path); // re-inserted: the map's order is the order of insertion, oldest first
+    // Re-inserted (the map's order is the order of insertion, oldest first); the name is still known.
+    const old = this.entries.get(path);
+    if (old && old.ino !== attr.ino) this.complete.delete(old.ino);
+    this.unindex(path);
+    this.entries.delete(path);
     if (this.entries.size >= ENTRIES_MAX) {
       // Insertion order, not use: a hit costs no reordering, and a sweep larger than the cache would
       // defeat LRU as much as it defeats this.
@@ -152,6 +168,7 @@ export class PathCache {
 
   /** Drops the name `name` in directory inode `parent`, under every path of the directory, and all below it. */
   forgetEntry(parent: Ino, name: string): void {
+    this.complete.delete(parent);
     const dirs = new Set(this.pathsOf(parent));
     if (parent === ROOT_INO) dirs.add('/');
     for (const d of dirs) {
@@ -166,20 +183,49 @@ export class PathCache {
   clear(): void {
     this.entries.clear();
     this.byIno.clear();
+    this.complete.clear();
+  }
+
+  /** Another mount's changes are being pushed (what they drop is dropped by the calls that follow). */
+  remoteChange(): void {
+    this.pushes++;
+  }
+
+  /** Token for `madeDir`: taken before the mkdir is sent. */
+  pushesSeen(): number {
+    return this.pushes;
+  }
+
+  /**
+   * This mount made the directory `attr` at `path` (and remembered it): it is complete while no
+   * entry under it is lost, unless another mount's change was pushed while the mkdir was in flight
+   * (it may have named something in the new directory before this mount knew its inode).
+   */
+  madeDir(attr: Attr, pushesBefore: number): void {
+    if (this.ttlMs <= 0 || pushesBefore !== this.pushes || (attr.mode & S_IFMT) !== S_IFDIR) return;
+    this.complete.set(attr.ino, this.clock.nowMs() + this.ttlMs);
+  }
+
+  /** Directory `dir` may hold names not cached here (a rename into it). */
+  incomplete(dir: Ino): void {
+    this.complete.delete(dir);
   }
 
   /** Drops what is cached about an inode under any of its names (its link count or ctime changed). */
   forgetIno(ino: Ino | undefined): void {
     if (ino === undefined) return;
+    this.complete.delete(ino);
     for (const p of this.pathsOf(ino)) this.drop(p);
   }
 
   /**
    * Forgets a path and the attributes of its parent directory (whose mtime and link count a change of
-   * this name moves); with `deep`, also everything below it (rename or rmdir of a directory).
+   * this name moves); with `deep`, also everything below it (rename or rmdir of a directory). `gone`:
+   * the name no longer exists (this mount's unlink, rmdir or rename of it succeeded), so forgetting
+   * it loses nothing its parent's completeness needs.
    */
-  forget(path: string, deep = false): void {
-    this.drop(path);
+  forget(path: string, deep = false, gone = false): void {
+    this.drop(path, !gone);
     const parent = path.lastIndexOf('/') <= 0 ? '/' : path.slice(0, path.lastIndexOf('/'));
     const pe = this.entries.get(parent);
     if (pe) pe.attr = null;
@@ -215,7 +261,18 @@ export class PathCache {
     if (pe && pe.ino === dirAttr.ino && pe.expiresMs > this.clock.nowMs()) pe.attr = dirAttr;
   }
 
-  private drop(path: string): void {
+  /** `lost`: the name may still exist, so its directory is no longer complete here. */
+  private drop(path: string, lost = true): void {
+    const e = this.entries.get(path);
+    if (!e) return;
+    if (this.complete.size) {
+      this.complete.delete(e.ino); // the names below it were cached under this path
+      if (lost) {
+        const i = path.lastIndexOf('/');
+        const pe = this.entries.get(i <= 0 ? '/' : path.slice(0, i));
+        if (pe) this.complete.delete(pe.ino);
+      }
+    }
     this.unindex(path);
     this.entries.delete(path);
   }

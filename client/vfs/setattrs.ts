@@ -25,13 +25,16 @@ export class Setattrs {
   ) {}
 
   async chmod(ctx: OpContext, path: string, mode: number): Promise<Attr> {
+    const want = mode & 0o7777;
+    // Root's chmod needs only the inode (a cached one will do: the node answers ENOENT if it is gone);
+    // anyone else's is decided on the file's owner and mode as they are now.
+    if (ctx.uid === 0) return this.setattr(ctx, (await this.paths.attr(path)).ino, { mode: want });
     const attr = await this.paths.attr(path, true);
     const cur = attr.mode & 0o7777;
-    const want = mode & 0o7777;
     // With default_permissions the kernel refuses a non-owner's chmod itself, so one that reaches us
     // is its own clearing of setuid/setgid before a write or truncate (no handle_killpriv in FUSE 2):
     // allowed, as the kernel would on a local file system.
-    const killPriv = ctx.uid !== 0 && ctx.uid !== attr.uid && (want & ~cur) === 0 && ((cur ^ want) & ~(S_ISUID | S_ISGID)) === 0;
+    const killPriv = ctx.uid !== attr.uid && (want & ~cur) === 0 && ((cur ^ want) & ~(S_ISUID | S_ISGID)) === 0;
     return this.setattr(killPriv ? { ...ctx, uid: 0, gid: 0, groups: [] } : ctx, attr.ino, { mode: want });
   }
 

@@ -1,5 +1,5 @@
 import { fail, FsError, ok, type FsResult } from '../../shared/errno.js';
-import type { DirChanged } from '../../shared/protocol/ops.js';
+import { RENAME_EXCHANGE, type DirChanged } from '../../shared/protocol/ops.js';
 import { S_IFMT, S_IFREG, type Attr, type DirEntry, type Ino, type StatFs } from '../../shared/types.js';
 import { toErrno } from '../rpc/errno.js';
 import { Files } from './files.js';
@@ -71,6 +71,7 @@ export class Vfs {
    */
   remoteChanged(c: { inos?: readonly Ino[]; entries?: readonly (readonly [Ino, string])[]; all?: boolean }): Promise<void> {
     const drops: Promise<void>[] = [];
+    this.paths.remoteChange();
     if (c.all) {
       this.files.fencePages();
       this.paths.clear();
@@ -119,7 +120,10 @@ export class Vfs {
   mkdir(ctx: OpContext, path: string, mode: number): Promise<FsResult<Attr>> {
     return this.run(`mkdir ${path}`, async () => {
       const { parent, name } = await this.parentOf(path);
-      return this.dirChange(path, parent, () => this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) }));
+      const pushes = this.paths.pushesSeen();
+      const attr = await this.dirChange(path, parent, () => this.o.cluster.meta('mkdir', { parent, name, mode: mode & 0o7777, cred: credOf(ctx) }));
+      this.paths.madeDir(attr, pushes);
+      return attr;
     });
   }
 
@@ -186,6 +190,7 @@ export class Vfs {
       try {
         const r = await this.o.cluster.meta('unlink', { parent, name, cred: credOf(ctx) });
         dirAttr = r.parentAttr;
+        this.paths.forget(path, false, true);
         this.attrStale(r.ino); // other hard links: link count and ctime moved
       } finally {
         this.attrStale(cached);
@@ -202,6 +207,7 @@ export class Vfs {
       let dirAttr: Attr | undefined;
       try {
         dirAttr = (await this.o.cluster.meta('rmdir', { parent, name, cred: credOf(ctx) })).parentAttr;
+        this.paths.forget(path, true, true);
       } finally {
         this.paths.forget(path, true);
         this.paths.endDirChange(t, path, dirAttr);
@@ -218,7 +224,9 @@ export class Vfs {
       const replaced = this.paths.cachedIno(to);
       try {
         await this.o.cluster.meta('rename', { parent: a.parent, name: a.name, newParent: b.parent, newName: b.name, flags, cred: credOf(ctx) });
+        this.paths.forget(from, true, !(flags & RENAME_EXCHANGE));
       } finally {
+        this.paths.incomplete(b.parent); // the name it has now is not cached
         this.paths.forget(from, true);
         this.paths.forget(to, true);
         this.attrStale(moved); // its ctime moved

@@ -2,7 +2,7 @@
 // two real mounts of one cluster that the cache is used, and that it never hides another mount's
 // changes: close-to-open at open, the cluster's change pushes for everything else.
 import t, { type Test } from 'tap';
-import { appendFileSync, chmodSync, closeSync, existsSync, fstatSync, linkSync, openSync, readFileSync, readSync, renameSync,
+import { appendFileSync, chmodSync, closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync,
   statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,5 +64,22 @@ import { mountFs } from '../helpers/mount.js';
     await eventually(t, 'renamed name', () => !existsSync(join(B, 'from')) && existsSync(join(B, 'to')));
     writeFileSync(join(A, 'm'), 'longer data');
     await eventually(t, 'size after the other mount\'s close', () => statSync(join(B, 'm')).size === 11);
+  });
+
+  t.test('names another mount adds to a directory this mount made (and so knows completely) reach it', async (t) => {
+    mkdirSync(join(B, 'made'));
+    for (let i = 0; i < 20; i++) t.notOk(existsSync(join(B, 'made', `absent${i}`)), 'absent names, answered by B alone');
+    writeFileSync(join(B, 'made', 'own'), 'mine');
+    t.equal(readFileSync(join(B, 'made', 'own'), 'utf8'), 'mine', 'its own names are found');
+    t.notOk(existsSync(join(B, 'made', 'x')));
+    writeFileSync(join(A, 'made', 'x'), 'from A');
+    await eventually(t, "A's new file", () => existsSync(join(B, 'made', 'x')));
+    t.equal(readFileSync(join(B, 'made', 'x'), 'utf8'), 'from A');
+    mkdirSync(join(B, 'made2'));
+    t.notOk(existsSync(join(B, 'made2', 'moved')));
+    renameSync(join(A, 'made', 'x'), join(A, 'made2', 'moved'));
+    await eventually(t, "A's rename into it", () => existsSync(join(B, 'made2', 'moved')) && !existsSync(join(B, 'made', 'x')));
+    renameSync(join(B, 'made', 'own'), join(B, 'made2', 'own'));
+    t.equal(readFileSync(join(B, 'made2', 'own'), 'utf8'), 'mine', "B's own rename into it");
   });
 }
