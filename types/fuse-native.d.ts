@@ -98,13 +98,17 @@ declare module 'fuse-native' {
        */
       release?(path: string, fd: number, flockRelease: boolean, lockOwner: bigint, cb: Cb): void;
       releasedir?(path: string, fd: number, cb: Cb): void;
-      /** patched: flags (O_EXCL, O_TRUNC, O_APPEND, access mode...) added. */
-      create?(path: string, mode: number, flags: number, cb: (result: Result, fd?: number, openFlags?: OpenFlags) => void): void;
+      /**
+       * patched: flags (O_EXCL, O_TRUNC, O_APPEND, access mode...) added; the new file's stat, if given,
+       * answers the fgetattr libfuse sends for it next in the same request (no second call).
+       */
+      create?(path: string, mode: number, flags: number, cb: (result: Result, fd?: number, openFlags?: OpenFlags, stat?: Stat) => void): void;
       unlink?(path: string, cb: Cb): void;
       rename?(src: string, dest: string, cb: Cb): void;
       link?(src: string, dest: string, cb: Cb): void;
       symlink?(target: string, path: string, cb: Cb): void;
-      mkdir?(path: string, mode: number, cb: Cb): void;
+      /** patched: the new directory's stat, if given, answers libfuse's getattr of it that follows. */
+      mkdir?(path: string, mode: number, cb: (result: Result, stat?: Stat) => void): void;
       rmdir?(path: string, cb: Cb): void;
       /**
        * patched (new): POSIX record locks. cmd is F_GETLK, F_SETLK or F_SETLKW. For F_GETLK answer

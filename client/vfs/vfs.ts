@@ -60,6 +60,17 @@ export class Vfs {
     });
   }
 
+  /** What fgetattr would answer for a handle without asking the cluster, served as such (or undefined). */
+  handleAttr(fd: number): Attr | undefined {
+    const a = this.files.recentAttr(this.files.handle(fd).ino);
+    return a ? this.served(a) : undefined;
+  }
+
+  /** A new directory's attributes (mkdir's reply), served to the kernel as getattr would. */
+  servedNew(a: Attr): Attr {
+    return this.served(this.files.effective(a));
+  }
+
   private served(a: Attr): Attr {
     this.kernel?.serve(a);
     return a;

@@ -3,7 +3,7 @@
 // changes: close-to-open at open, the cluster's change pushes for everything else.
 import t, { type Test } from 'tap';
 import { appendFileSync, chmodSync, closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync,
-  statSync, unlinkSync, writeFileSync } from 'node:fs';
+  statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster } from '../helpers/cluster.js';
@@ -69,8 +69,14 @@ import { mountFs } from '../helpers/mount.js';
   t.test('names another mount adds to a directory this mount made (and so knows completely) reach it', async (t) => {
     mkdirSync(join(B, 'made'));
     for (let i = 0; i < 20; i++) t.notOk(existsSync(join(B, 'made', `absent${i}`)), 'absent names, answered by B alone');
-    writeFileSync(join(B, 'made', 'own'), 'mine');
+    const own = openSync(join(B, 'made', 'own'), 'wx');
+    writeSync(own, 'mine');
+    closeSync(own);
+    const lines = readFileSync(b.logFile, 'utf8').split('\n');
+    t.equal(lines.filter((l) => l.includes('DEBUG fgetattr /made/own ')).length, 0, "libfuse's fgetattr after the create was answered by the binding");
+    t.equal(lines.filter((l) => l.includes('DEBUG getattr /made ok')).length, 0, "and its getattr after the mkdir");
     t.equal(readFileSync(join(B, 'made', 'own'), 'utf8'), 'mine', 'its own names are found');
+    t.equal(statSync(join(B, 'made')).isDirectory(), true);
     t.notOk(existsSync(join(B, 'made', 'x')));
     writeFileSync(join(A, 'made', 'x'), 'from A');
     await eventually(t, "A's new file", () => existsSync(join(B, 'made', 'x')));

@@ -87,6 +87,20 @@ t.test('create passes the open flags', async (t) => {
   t.ok(c.flags & 0o2000, 'O_APPEND');
 });
 
+t.test('a create or mkdir that answers with the stat spares libfuse\'s lookup of the new name; without it, the lookup reaches JS', async (t) => {
+  const dirGetattrs: number[] = [];
+  for (const made of [true, false]) {
+    reset();
+    mem.madeStats = made;
+    const name = made ? 'made' : 'plain';
+    await py(`os.close(os.open(P, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))\nos.mkdir(P + '.d')\nprint(json.dumps(os.stat(P + '.d').st_ino))`, name);
+    t.same(mem.log.fgetattrs, made ? [] : [`/${name}`], `${name}: fgetattr after the create`);
+    dirGetattrs.push(mem.log.getattrs.filter((p) => p === `/${name}.d`).length);
+  }
+  t.equal(dirGetattrs[1]! - dirGetattrs[0]!, 1, `getattrs of the new directory with and without the stat: ${dirGetattrs.join(' vs ')}`);
+  mem.madeStats = false;
+});
+
 t.test('lockf reaches lock with cmd, type, range and owner; the handler\'s EAGAIN reaches the caller', async (t) => {
   reset();
   mem.onLock = (c) => c.cb(c.cmd === F_SETLK && c.lock.type === F_WRLCK ? EAGAIN : 0);

@@ -39,7 +39,11 @@ export class MemFs {
     flushes: [] as { fd: number; owner: bigint }[],
     releases: [] as { fd: number; flockRelease: boolean; owner: bigint }[],
     creates: [] as { mode: number; flags: number }[],
+    getattrs: [] as string[],
+    fgetattrs: [] as string[],
   };
+  /** Whether create and mkdir answer with the new name's stat (the binding then answers libfuse's lookup of it). */
+  madeStats = false;
   /** Answers a lock request; default: granted (F_GETLK: no conflict). */
   onLock: (call: LockCall) => void = (c) => c.cb(0);
   onFlock: (call: FlockCall) => void = (c) => c.cb(0);
@@ -73,19 +77,31 @@ export class MemFs {
     const file = (p: string) => this.files.get(p);
     return {
       getattr: (p, cb) => {
+        this.log.getattrs.push(p);
         if (p === '/') return cb(0, { mode: 0o40755, nlink: 2, size: 4096, ino: 1, atime: [0, 0], mtime: [0, 0], ctime: [0, 0] });
         const f = file(p);
         return f ? cb(0, this.stat(f)) : cb(ENOENT);
       },
-      fgetattr: (p, _fd, cb) => { const f = file(p); return f ? cb(0, this.stat(f)) : cb(ENOENT); },
+      fgetattr: (p, _fd, cb) => {
+        this.log.fgetattrs.push(p);
+        const f = file(p);
+        return f ? cb(0, this.stat(f)) : cb(ENOENT);
+      },
+      mkdir: (p, mode, cb) => {
+        const t = now();
+        const d: MemFile = { ino: this.nextIno++, mode: 0o40000 | (mode & 0o7777), size: 4096, nlink: 2, pieces: [], atime: t, mtime: t, ctime: t, xattrs: new Map() };
+        this.files.set(p, d);
+        return this.madeStats ? cb(0, this.stat(d)) : cb(0);
+      },
       readdir: (_p, cb) => cb(0, ['.', '..', ...[...this.files.keys()].map((k) => k.slice(1))]),
       statfs: (_p, cb) => cb(0, { bsize: 4096, frsize: 4096, blocks: this.statfsBlocks, bfree: this.statfsBlocks - 1,
         bavail: this.statfsBlocks - 2, files: 2 ** 34, ffree: 2 ** 34 - 1, favail: 2 ** 34 - 1, namemax: 255 }),
       create: (p, mode, flags, cb) => {
         this.log.creates.push({ mode, flags });
         const t = now();
-        this.files.set(p, { ino: this.nextIno++, mode, size: 0, pieces: [], atime: t, mtime: t, ctime: t, xattrs: new Map() });
-        cb(0, this.nextFh++);
+        const f: MemFile = { ino: this.nextIno++, mode, size: 0, pieces: [], atime: t, mtime: t, ctime: t, xattrs: new Map() };
+        this.files.set(p, f);
+        return this.madeStats ? cb(0, this.nextFh++, 0, this.stat(f)) : cb(0, this.nextFh++);
       },
       open: (p, _flags, cb) => (file(p) ? cb(0, this.nextFh++) : cb(ENOENT)),
       write: (p, _fd, buf, len, off, cb) => {
