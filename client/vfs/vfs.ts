@@ -164,6 +164,11 @@ export class Vfs {
       const { parentAttr, ...attr } = await send();
       dirAttr = parentAttr;
       return this.created(path, attr);
+    } catch (e) {
+      // It may have been applied all the same (an answer lost), or the name was taken meanwhile by
+      // another mount: either way the directory may hold a name not cached here.
+      this.paths.incomplete(parent);
+      throw e;
     } finally {
       this.paths.endDirChange(t, path, dirAttr);
     }

@@ -5,6 +5,7 @@ import t from 'tap';
 import { Vfs } from '../../../client/vfs/vfs.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { Attr } from '../../../shared/types.js';
+import { RpcError } from '../../../shared/rpc/rpc-error.js';
 import { FakeCluster } from './fake-cluster.js';
 
 const ctx = { uid: 0, gid: 0, groups: [], pid: 1 };
@@ -70,6 +71,21 @@ t.test('a push that arrives while the mkdir is in flight: the new directory is n
   }) as typeof cluster.meta;
   t.ok((await vfs.mkdir(ctx, '/d', 0o755)).ok);
   t.same(await probe('/d/x'), { errno: 'ENOENT', asked: true });
+});
+
+t.test('a create whose answer was lost (applied, then an error): the name is asked for, and found', async (t) => {
+  const { cluster, vfs, probe, mkdir } = await setup();
+  await mkdir('/d');
+  const meta = cluster.meta.bind(cluster);
+  cluster.meta = (async (op: string, args: never) => {
+    const r = await meta(op as never, args);
+    if (op === 'mknod') throw new RpcError('EIO');
+    return r;
+  }) as typeof cluster.meta;
+  const r = await vfs.create(ctx, '/d/lost', 0o644);
+  t.equal(r.ok ? 'ok' : r.errno, 'EIO');
+  cluster.meta = meta;
+  t.same(await probe('/d/lost'), { errno: 'ok', asked: true });
 });
 
 t.test('a rename into a complete directory: the new name is found', async (t) => {
