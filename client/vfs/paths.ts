@@ -43,8 +43,8 @@ export class PathCache {
   private readonly dirChanges = new Map<Ino, { inflight: number; starts: number }>();
   /**
    * Directories whose every name has an entry here, until the time given, so a name not cached in
-   * one does not exist and its lookup needs no round trip (a create's lookup of its new name, a
-   * third of the work of an empty file's create). Only directories this mount made are complete
+   * one does not exist and its lookup needs no round trip (a create's lookup of its new name,
+   * 0.2–1.4 ms of an empty file's ~5 ms create). Only directories this mount made are complete
    * (empty when made, and every name this mount adds is remembered); losing any entry under one, or a
    * push of another mount's change to it, ends that.
    */

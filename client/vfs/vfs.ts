@@ -60,9 +60,15 @@ export class Vfs {
     });
   }
 
-  /** What fgetattr would answer for a handle without asking the cluster, served as such (or undefined). */
+  /**
+   * What fgetattr would answer for a handle without asking the cluster, served as such; undefined if
+   * that needs a request (or the handle is gone). Never throws: the adapter calls it in a reply.
+   */
   handleAttr(fd: number): Attr | undefined {
-    const a = this.files.recentAttr(this.files.handle(fd).ino);
+    let a: Attr | null = null;
+    try {
+      a = this.files.recentAttr(this.files.handle(fd).ino);
+    } catch { /* no such handle: libfuse's fgetattr will ask */ }
     return a ? this.served(a) : undefined;
   }
 
