@@ -76,3 +76,20 @@ t.test('the VFS keeps names for namesTtlMs, past the kernel\'s pathTtlMs (NAMES_
   t.ok((await vfs.getattr(ctx, '/d')).ok);
   t.equal(lookups(), before + 1, 'then asked again');
 });
+
+t.test("root's chmod takes the inode from the path cache; anyone else's looks the file up as it is now", async (t) => {
+  const cluster = await FakeCluster.create();
+  const vfs = new Vfs({ cluster, clock: { nowMs: () => 1_000_000 }, randomHex: () => 'ab'.repeat(8), log: silentLogger, pathTtlMs: 60_000, namesTtlMs: 600_000 });
+  const root = { uid: 0, gid: 0, groups: [], pid: 1 };
+  const fd = await vfs.create(root, '/f', 0o644);
+  t.ok(fd.ok && (await vfs.release(root, fd.value)).ok);
+  t.ok((await vfs.chown(root, '/f', 1000, 1000)).ok);
+  const lookups = () => cluster.calls.get('lookup') ?? 0;
+  const before = lookups();
+  t.ok((await vfs.chmod(root, '/f', 0o600)).ok);
+  t.equal(lookups(), before, 'root: no lookup');
+  t.ok((await vfs.chmod({ uid: 1000, gid: 1000, groups: [], pid: 2 }, '/f', 0o640)).ok);
+  t.equal(lookups(), before + 1, 'the owner: one lookup');
+  const a = await vfs.getattr(root, '/f');
+  t.equal(a.ok && a.value.mode & 0o7777, 0o640);
+});
