@@ -23,6 +23,15 @@ interface Entry {
   ino: Ino;
   attr: Attr | null; // null: only the name → inode mapping is known
   expiresMs: number;
+  /**
+   * A directory whose every name has an entry here, so a name not cached in it does not exist and
+   * its lookup needs no round trip (a create's lookup of its new name, 0.2–1.4 ms of an empty file's
+   * ~5 ms create). Only directories this mount made (madeDir): empty when made, and every name this
+   * mount adds is remembered. Kept on the directory's own entry, so it ends with it, and no later
+   * than any name below it (those were remembered after it); losing any entry below it, a push of
+   * another mount's change to it, or a change of it that failed, ends it sooner.
+   */
+  complete?: true;
 }
 
 /**
@@ -41,14 +50,6 @@ export class PathCache {
   private readonly hidden = new Map<string, Ino>();
   /** Per directory inode: changes of its entries by this mount in flight, and how many ever began. */
   private readonly dirChanges = new Map<Ino, { inflight: number; starts: number }>();
-  /**
-   * Directories whose every name has an entry here, until the time given, so a name not cached in
-   * one does not exist and its lookup needs no round trip (a create's lookup of its new name,
-   * 0.2–1.4 ms of an empty file's ~5 ms create). Only directories this mount made are complete
-   * (empty when made, and every name this mount adds is remembered); losing any entry under one, or a
-   * push of another mount's change to it, ends that.
-   */
-  private readonly complete = new Map<Ino, number>();
   /** Pushes of other mounts' changes seen: a mkdir that overlapped one may have missed a name. */
   private pushes = 0;
 
@@ -60,6 +61,12 @@ export class PathCache {
     const name = path.slice(i + 1);
     if (Buffer.byteLength(name) > NAME_BYTES_MAX) throw new FsError('ENAMETOOLONG');
     return { parent: i <= 0 ? '/' : path.slice(0, i), name };
+  }
+
+  /** '/a/b/c' → '/a/b' ('/' for a name in the root). */
+  private static dirOf(path: string): string {
+    const i = path.lastIndexOf('/');
+    return i <= 0 ? '/' : path.slice(0, i);
   }
 
   private fresh(path: string): Entry | undefined {
@@ -113,7 +120,10 @@ export class PathCache {
 
   private async lookupIn(parent: Ino, name: string, path: string, negative = true): Promise<Attr> {
     // An entry without attributes still says the name exists.
-    if (negative && this.complete.size && (this.complete.get(parent) ?? 0) > this.clock.nowMs() && !this.fresh(path)) throw new FsError('ENOENT');
+    if (negative && !this.fresh(path)) {
+      const dir = this.fresh(PathCache.dirOf(path));
+      if (dir?.complete && dir.ino === parent) throw new FsError('ENOENT');
+    }
     try {
       const attr = await this.cluster.meta('lookup', { parent, name });
       this.remember(path, attr);
@@ -131,9 +141,8 @@ export class PathCache {
 
   remember(path: string, attr: Attr): void {
     if (this.ttlMs <= 0) return;
-    // Re-inserted (the map's order is the order of insertion, oldest first); the name is still known.
-    const old = this.entries.get(path);
-    if (old && old.ino !== attr.ino) this.complete.delete(old.ino);
+    // Re-inserted (the map's order is the order of insertion, oldest first): the name is still known,
+    // but a directory's completeness is not carried over, as it must not outlive the names below it.
     this.unindex(path);
     this.entries.delete(path);
     if (this.entries.size >= ENTRIES_MAX) {
@@ -168,7 +177,7 @@ export class PathCache {
 
   /** Drops the name `name` in directory inode `parent`, under every path of the directory, and all below it. */
   forgetEntry(parent: Ino, name: string): void {
-    this.complete.delete(parent);
+    this.incomplete(parent);
     const dirs = new Set(this.pathsOf(parent));
     if (parent === ROOT_INO) dirs.add('/');
     for (const d of dirs) {
@@ -183,7 +192,6 @@ export class PathCache {
   clear(): void {
     this.entries.clear();
     this.byIno.clear();
-    this.complete.clear();
   }
 
   /** Another mount's changes are being pushed (what they drop is dropped by the calls that follow). */
@@ -197,24 +205,23 @@ export class PathCache {
   }
 
   /**
-   * This mount made the directory `attr` at `path` (and remembered it): it is complete while no
+   * This mount made the directory `attr` (and remembered its path): it is complete while no
    * entry under it is lost, unless another mount's change was pushed while the mkdir was in flight
    * (it may have named something in the new directory before this mount knew its inode).
    */
   madeDir(attr: Attr, pushesBefore: number): void {
-    if (this.ttlMs <= 0 || pushesBefore !== this.pushes || (attr.mode & S_IFMT) !== S_IFDIR) return;
-    this.complete.set(attr.ino, this.clock.nowMs() + this.ttlMs);
+    if (pushesBefore !== this.pushes || (attr.mode & S_IFMT) !== S_IFDIR) return;
+    for (const p of this.pathsOf(attr.ino)) this.entries.get(p)!.complete = true;
   }
 
-  /** Directory `dir` may hold names not cached here (a rename into it). */
+  /** Directory `dir` may hold names not cached here (a rename into it, a failed change, a push). */
   incomplete(dir: Ino): void {
-    this.complete.delete(dir);
+    for (const p of this.pathsOf(dir)) delete this.entries.get(p)!.complete;
   }
 
   /** Drops what is cached about an inode under any of its names (its link count or ctime changed). */
   forgetIno(ino: Ino | undefined): void {
     if (ino === undefined) return;
-    this.complete.delete(ino);
     for (const p of this.pathsOf(ino)) this.drop(p);
   }
 
@@ -226,8 +233,7 @@ export class PathCache {
    */
   forget(path: string, deep = false, gone = false): void {
     this.drop(path, !gone);
-    const parent = path.lastIndexOf('/') <= 0 ? '/' : path.slice(0, path.lastIndexOf('/'));
-    const pe = this.entries.get(parent);
+    const pe = this.entries.get(PathCache.dirOf(path));
     if (pe) pe.attr = null;
     if (!deep || this.entries.size === 0) return;
     const prefix = path.endsWith('/') ? path : path + '/';
@@ -256,22 +262,16 @@ export class PathCache {
     const alone = t.alone && c.starts === t.starts;
     if (--c.inflight === 0) this.dirChanges.delete(t.dir);
     if (!alone || path === undefined || dirAttr === undefined || dirAttr.ino !== t.dir) return;
-    const i = path.lastIndexOf('/');
-    const pe = this.entries.get(i <= 0 ? '/' : path.slice(0, i));
-    if (pe && pe.ino === dirAttr.ino && pe.expiresMs > this.clock.nowMs()) pe.attr = dirAttr;
+    const pe = this.fresh(PathCache.dirOf(path));
+    if (pe && pe.ino === dirAttr.ino) pe.attr = dirAttr;
   }
 
   /** `lost`: the name may still exist, so its directory is no longer complete here. */
   private drop(path: string, lost = true): void {
-    const e = this.entries.get(path);
-    if (!e) return;
-    if (this.complete.size) {
-      this.complete.delete(e.ino); // the names below it were cached under this path
-      if (lost) {
-        const i = path.lastIndexOf('/');
-        const pe = this.entries.get(i <= 0 ? '/' : path.slice(0, i));
-        if (pe) this.complete.delete(pe.ino);
-      }
+    if (!this.entries.has(path)) return;
+    if (lost) {
+      const pe = this.entries.get(PathCache.dirOf(path));
+      if (pe) delete pe.complete;
     }
     this.unindex(path);
     this.entries.delete(path);

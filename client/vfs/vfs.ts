@@ -209,14 +209,15 @@ export class Vfs {
       const cached = this.paths.cachedIno(path);
       const t = this.paths.beginDirChange(parent);
       let dirAttr: Attr | undefined;
+      let ino: Ino | undefined;
       try {
         const r = await this.o.cluster.meta('unlink', { parent, name, cred: credOf(ctx) });
         dirAttr = r.parentAttr;
-        this.paths.forget(path, false, true);
-        this.attrStale(r.ino); // other hard links: link count and ctime moved
+        ino = r.ino;
       } finally {
+        this.paths.forget(path, false, ino !== undefined); // first: the name is gone, not lost
+        this.attrStale(ino); // other hard links: link count and ctime moved
         this.attrStale(cached);
-        this.paths.forget(path);
         this.paths.endDirChange(t, path, dirAttr);
       }
     });
@@ -227,11 +228,12 @@ export class Vfs {
       const { parent, name } = await this.parentOf(path);
       const t = this.paths.beginDirChange(parent);
       let dirAttr: Attr | undefined;
+      let gone = false;
       try {
         dirAttr = (await this.o.cluster.meta('rmdir', { parent, name, cred: credOf(ctx) })).parentAttr;
-        this.paths.forget(path, true, true);
+        gone = true;
       } finally {
-        this.paths.forget(path, true);
+        this.paths.forget(path, true, gone);
         this.paths.endDirChange(t, path, dirAttr);
       }
     });
@@ -244,12 +246,13 @@ export class Vfs {
       const b = await this.parentOf(to);
       const moved = this.paths.cachedIno(from);
       const replaced = this.paths.cachedIno(to);
+      let gone = false;
       try {
         await this.o.cluster.meta('rename', { parent: a.parent, name: a.name, newParent: b.parent, newName: b.name, flags, cred: credOf(ctx) });
-        this.paths.forget(from, true, !(flags & RENAME_EXCHANGE));
+        gone = !(flags & RENAME_EXCHANGE); // after an exchange the old name still exists
       } finally {
         this.paths.incomplete(b.parent); // the name it has now is not cached
-        this.paths.forget(from, true);
+        this.paths.forget(from, true, gone);
         this.paths.forget(to, true);
         this.attrStale(moved); // its ctime moved
         this.attrStale(replaced); // its link count dropped
