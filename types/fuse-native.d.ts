@@ -172,14 +172,6 @@ declare module 'fuse-native' {
     kernelNodes(): number;
     /** patched: `on` while no POSIX lock is held: the F_UNLCK of every flush is answered natively, without ops.lock. */
     setUnlockFast(on: boolean): void;
-    /**
-     * patched: reads of handle `fh` within [offset, offset + buf.length) are answered from `buf` on the
-     * FUSE thread, without ops.read, until replaced or dropped (one window per handle, 32 at most,
-     * the oldest gives way). buf must hold the file's current bytes there and not change. 0 or -errno.
-     */
-    setReadWindow(fh: number, offset: number, buf: Buffer): number;
-    /** patched: drop handle `fh`'s read window (undefined: all of them). */
-    dropReadWindow(fh?: number): number;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     /** patched: the platform's lock and utimens constants, read from the C headers. */
     static readonly constants: Fuse.Constants;

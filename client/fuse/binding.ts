@@ -136,20 +136,6 @@ export class FuseMount {
     this.fuse.setUnlockFast(on);
   }
 
-  /**
-   * Reads of handle `fh` within [off, off + data.length) are answered from `data` by the binding on
-   * the FUSE thread (BINDING.md, "Read windows") until the window is replaced or dropped.
-   */
-  setReadWindow(fh: number, off: number, data: Buffer): void {
-    const res = this.fuse.setReadWindow(fh, off, data);
-    if (res !== 0 && res !== -osConstants.errno.ENOTCONN) throw new Error(`read window for handle ${fh} refused: ${errnoName(res) ?? res}`);
-  }
-
-  /** Drops handle `fh`'s read window (every window without fh). */
-  dropReadWindow(fh?: number): void {
-    this.fuse.dropReadWindow(fh);
-  }
-
   /** `fusermount -uz` (lazy: succeeds even while files are open), then releases the native side. */
   unmount(): Promise<void> {
     return new Promise((resolve, reject) => this.fuse.unmount((err) => (err ? reject(err) : resolve())));

@@ -1,7 +1,6 @@
 import type { Logger } from '../../shared/log.js';
 import { KERNEL_CACHE_SEC, KernelCache } from '../vfs/kernel-cache.js';
 import { KernelPages } from '../vfs/kernel-pages.js';
-import { ReadWindows } from '../vfs/read-windows.js';
 import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { makeOperations, type CallerSource } from './adapter.js';
@@ -106,8 +105,6 @@ export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?:
   // Random reads fill the page cache around the page asked for, where it is kept across opens.
   const pages = !s.strict && !s.directIo && storeSupported() ? new KernelPages({ storeData: (ino, off, data) => m.storeData(ino, off, data) }, log.child('kernel-pages')) : undefined;
   if (pages) vfs.files.attachPages(pages);
-  // Sequential reads within a fetched unit are answered by the binding (read-windows.ts).
-  if (!s.strict) vfs.files.attachWindows(new ReadWindows(m));
   locks?.attachKernel(kernel);
   locks?.watchPosixLocks((held) => m.setUnlockFast(!held));
   return {

@@ -6,7 +6,6 @@ import type { Attr, Ino } from '../../shared/types.js';
 import { Compactor } from './compact.js';
 import { storeWindow, type KernelPages } from './kernel-pages.js';
 import { FileReader, type Around } from './reader.js';
-import type { ReadWindows } from './read-windows.js';
 import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
 import { FileWriter, type CommitTimes } from './writer.js';
@@ -47,8 +46,6 @@ export class Files {
   readonly compactor: Compactor;
   /** Puts read data into the kernel's page cache, on mounts that keep it (attachPages). */
   private pages: KernelPages | undefined;
-  /** Lets the binding answer reads within a sequential reader's unit (attachWindows). */
-  private windows: ReadWindows | undefined;
 
   constructor(private readonly o: VfsOptions) {
     this.compactor = new Compactor(o);
@@ -80,7 +77,6 @@ export class Files {
       writer.compactor = this.compactor;
       st = { ino: attr.ino, attr, attrAtMs: this.o.clock.nowMs(), writer, reader: new FileReader(attr.ino, this.o), handles: 0, writers: 0, storedAround: 0 };
       const s = st;
-      s.reader.onDrop = () => this.windows?.dropIno(s.ino);
       writer.onCommitted = (a, chunks) => {
         s.reader.invalidate(chunks);
         this.pages?.fence(a.ino);
@@ -176,9 +172,6 @@ export class Files {
       pages!.storeAround(h.ino, snap, around.off!, around.buf, off, n);
       st.storedAround += around.buf.byteLength;
     }
-    // The rest of this unit can be answered by the binding while nothing here would answer otherwise.
-    const unit = this.windows && !st.writer.dirty && st.writer.runs.length === 0 ? st.reader.settledUnit(off) : undefined;
-    if (unit) this.windows!.publish(fd, h.ino, unit.off, unit.data);
     return buf;
   }
 
@@ -189,10 +182,7 @@ export class Files {
     // O_APPEND: at the size this mount knows, including its own buffered writes.
     const at = h.flags & O_APPEND ? this.size(st) : off;
     if (at + data.byteLength > FILE_BYTES_MAX) throw new FsError('EFBIG');
-    // Reads must see this write (the writer's overlay) once it returns: no window may outlive it.
-    this.windows?.dropIno(h.ino);
     await st.writer.write(at, data, credOf(ctx));
-    this.windows?.dropIno(h.ino);
     return data.byteLength;
   }
 
@@ -215,7 +205,6 @@ export class Files {
   async release(fd: number): Promise<Ino | null> {
     const h = this.handle(fd);
     this.handles.delete(fd);
-    this.windows?.dropFd(fd);
     const st = this.inodes.get(h.ino);
     if (!st) return null;
     st.handles--;
@@ -231,11 +220,6 @@ export class Files {
   /** The kernel's pages of a file written here are the writer's: only data no writer here holds is stored. */
   private storable(st: InodeState): boolean {
     return st.writers === 0 && !st.writer.dirty;
-  }
-
-  /** The binding answers reads within a sequential reader's current unit (read-windows.ts). */
-  attachWindows(w: ReadWindows): void {
-    this.windows = w;
   }
 
   /** The mount keeps pages in the kernel: random reads fill it around the page asked for (kernel-pages.ts). */

@@ -64,10 +64,6 @@ function blockExtents(l: Layout): Map<string, { lo: number; hi: number }> {
 export class FileReader {
   private layouts = new Map<number, Promise<Layout>>();
   private units = new Map<number, Promise<Buffer>>();
-  /** The units of `units` that have arrived (settledUnit). */
-  private settled = new Map<number, Buffer>();
-  /** Told whenever cached units are dropped as no longer current (read-windows.ts). */
-  onDrop: () => void = () => {};
   /** The inode version the cached layouts belong to (close-to-open revalidation compares it). */
   version = -1;
   private nextSeqOff = -1;
@@ -82,27 +78,15 @@ export class FileReader {
 
   /** Drops cached layouts and units (all, or those of the given chunks). */
   invalidate(chunks?: Set<number>): void {
-    this.onDrop();
     if (!chunks) {
       this.layouts.clear();
       this.units.clear();
-      this.settled.clear();
       return;
     }
     for (const c of chunks) this.layouts.delete(c);
     for (const u of [...this.units.keys()]) {
-      if (chunks.has(Math.floor((u * READ_UNIT_BYTES) / CHUNK_BYTES))) {
-        this.units.delete(u);
-        this.settled.delete(u);
-      }
+      if (chunks.has(Math.floor((u * READ_UNIT_BYTES) / CHUNK_BYTES))) this.units.delete(u);
     }
-  }
-
-  /** The cached unit holding file offset `off`, if it has arrived: its offset and bytes (not to be written to). */
-  settledUnit(off: number): { off: number; data: Buffer } | undefined {
-    const u = Math.floor(off / READ_UNIT_BYTES);
-    const data = this.settled.get(u);
-    return data && { off: u * READ_UNIT_BYTES, data };
   }
 
   /** Close-to-open: on open, layouts of an older version of the inode are dropped. */
@@ -188,12 +172,8 @@ export class FileReader {
       const off = u * READ_UNIT_BYTES;
       p = this.assembleUnit(off, Math.max(0, Math.min(READ_UNIT_BYTES, size - off)));
       this.units.set(u, p);
-      p.then((b) => { if (this.units.get(u) === p) this.settled.set(u, b); }, () => { if (this.units.get(u) === p) this.units.delete(u); });
-      while (this.units.size > UNITS_CACHED_MAX) {
-        const oldest = this.units.keys().next().value!;
-        this.units.delete(oldest);
-        this.settled.delete(oldest);
-      }
+      p.catch(() => { if (this.units.get(u) === p) this.units.delete(u); });
+      while (this.units.size > UNITS_CACHED_MAX) this.units.delete(this.units.keys().next().value!);
     }
     return p;
   }

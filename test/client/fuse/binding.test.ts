@@ -22,7 +22,6 @@ function reset(): void {
   for (const list of Object.values(mem.log)) list.length = 0;
   mem.onLock = (c) => c.cb(0);
   mem.onFlock = (c) => c.cb(0);
-  mem.onRead = () => {};
 }
 const EAGAIN = fuseErrno('EAGAIN');
 const EINTR = fuseErrno('EINTR');
@@ -146,37 +145,6 @@ os.close(fd)`;
     t.same(mem.log.locks.map((l) => [l.cmd, l.lock.type]), [[F_SETLKW, F_UNLCK], [F_SETLK, F_UNLCK], [F_SETLK, F_WRLCK], [F_SETLK, F_UNLCK]], 'off: every unlock arrives');
   } finally {
     mount.setUnlockFast(false);
-  }
-});
-
-t.test('a read within a handle\'s read window is answered by the binding; past its end or once dropped, it reaches read', async (t) => {
-  reset();
-  await py(`with open(P, 'wb') as f: f.write(b'a' * 2097152)`, 'win');
-  const window = Buffer.alloc(1048576, 'b'); // not the file's bytes: shows who answered
-  let calls = 0;
-  mem.onRead = (fd) => {
-    calls++;
-    if (calls === 1) mount.setReadWindow(fd, 0, window);
-    else mount.dropReadWindow(fd);
-  };
-  try {
-    const got = await py(`
-fd = os.open(P, os.O_RDONLY)
-out = []
-def at(off, n):
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # past the page cache: every read is a request
-    out.append(os.pread(fd, n, off).decode())
-at(0, 4096)              # reaches read, which sets the window
-at(262144, 4096)         # inside it
-at(1048576 - 4096, 8192) # runs past its end: reaches read, which drops it
-at(524288, 4096)         # inside where it was
-os.close(fd)
-print(json.dumps([sorted(set(s)) for s in out]))`, 'win');
-    t.same(got, [['a'], ['b'], ['a'], ['a']], 'first from read, then the window, then read again (past the end, and after the drop)');
-    t.ok(!mem.log.reads.some((r) => r.off <= 262144 && 262144 < r.off + r.len), 'the read inside the window never reached the handler');
-    t.ok(mem.log.reads.some((r) => r.off <= 524288 && 524288 < r.off + r.len), 'after the drop it did');
-  } finally {
-    mount.dropReadWindow();
   }
 });
 

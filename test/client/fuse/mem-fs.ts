@@ -46,8 +46,6 @@ export class MemFs {
   madeStats = false;
   /** Answers a lock request; default: granted (F_GETLK: no conflict). */
   onLock: (call: LockCall) => void = (c) => c.cb(0);
-  /** Called with each read before it is answered (tests set read windows from here). */
-  onRead: (fd: number, off: number, len: number) => void = () => {};
   onFlock: (call: FlockCall) => void = (c) => c.cb(0);
   statfsBlocks = 2 ** 40;
   private nextIno = 2 ** 33; // above 2^32 on purpose: inode numbers must not be truncated
@@ -113,9 +111,8 @@ export class MemFs {
         f.size = Math.max(f.size, off + len);
         cb(len);
       },
-      read: (p, fd, buf, len, off, cb) => {
+      read: (p, _fd, buf, len, off, cb) => {
         this.log.reads.push({ len, off });
-        this.onRead(fd, off, len);
         const data = this.read(file(p)!, len, off);
         data.copy(buf);
         cb(data.length);
