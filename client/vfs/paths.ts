@@ -55,15 +55,14 @@ export class PathCache {
 
   constructor(private readonly cluster: ClusterApi, private readonly clock: VfsClock, private readonly ttlMs: number) {}
 
-  /** Splits '/a/b/c' into the parent path '/a/b' and the name 'c'. */
+  /** Splits '/a/b/c' into the parent path '/a/b' and the name 'c' (a name too long: ENAMETOOLONG). */
   static split(path: string): { parent: string; name: string } {
-    const i = path.lastIndexOf('/');
-    const name = path.slice(i + 1);
+    const name = path.slice(path.lastIndexOf('/') + 1);
     if (Buffer.byteLength(name) > NAME_BYTES_MAX) throw new FsError('ENAMETOOLONG');
-    return { parent: i <= 0 ? '/' : path.slice(0, i), name };
+    return { parent: PathCache.dirOf(path), name };
   }
 
-  /** '/a/b/c' → '/a/b' ('/' for a name in the root). */
+  /** '/a/b/c' → '/a/b' ('/' for a name in the root); never throws (for paths already cached). */
   private static dirOf(path: string): string {
     const i = path.lastIndexOf('/');
     return i <= 0 ? '/' : path.slice(0, i);
@@ -143,8 +142,7 @@ export class PathCache {
     if (this.ttlMs <= 0) return;
     // Re-inserted (the map's order is the order of insertion, oldest first): the name is still known,
     // but a directory's completeness is not carried over, as it must not outlive the names below it.
-    this.unindex(path);
-    this.entries.delete(path);
+    this.drop(path, false);
     if (this.entries.size >= ENTRIES_MAX) {
       // Insertion order, not use: a hit costs no reordering, and a sweep larger than the cache would
       // defeat LRU as much as it defeats this.
