@@ -7,12 +7,13 @@ import type { TimeArg } from '../vfs/setattrs.js';
 import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { fuseErrno, UTIME_NOW, UTIME_OMIT, type Operations, type Stat, type TimeSpec } from './binding.js';
+import { MAX_REQUEST_BYTES } from './mount-options.js';
 
 /** The caller of the current FUSE request, from fuse_get_context(); null when the binding cannot tell. */
 export type CallerSource = () => { uid: number; gid: number; pid: number } | null;
 
 const GROUPS_TTL_MS = 1000;
-const BLKSIZE = 131072; // st_blksize: what cp and friends size their I/O by; one max_write
+const BLKSIZE = MAX_REQUEST_BYTES; // st_blksize: what cp and stdio size their I/O by; one max_write
 
 const errnoNumber = fuseErrno;
 

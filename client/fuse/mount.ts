@@ -5,7 +5,7 @@ import type { Vfs } from '../vfs/vfs.js';
 import type { VfsLocks } from '../vfs/locks.js';
 import { makeOperations, type CallerSource } from './adapter.js';
 import { Fuse, FuseMount } from './binding.js';
-import type { MountOptions } from './mount-options.js';
+import { MAX_REQUEST_BYTES, type MountOptions } from './mount-options.js';
 
 export interface MountSettings {
   mountpoint: string;
@@ -21,7 +21,7 @@ export interface MountSettings {
 /**
  * Mount options (DESIGN.md "What fuse-native needs", NOTES.md pjdfstest facts):
  * - allow_other + default_permissions: a shared multi-user file system; the kernel checks modes.
- * - big_writes, max_write/max_read 128 KiB: large requests instead of 4 KiB pages.
+ * - big_writes, max_write/max_read 1 MiB: large requests instead of 4 KiB pages (MAX_REQUEST_BYTES).
  * - use_ino: st_ino is the cluster's inode number. fsname/subtype tidefs.
  * - auto_unmount: a crashed client leaves no dead mount behind.
  * - default: attributes and names cached by the kernel for cacheSec (60 s, NFS's acregmax), kept
@@ -46,8 +46,8 @@ export function tidefsMountOptions(s: MountSettings): MountOptions {
     defaultPermissions: true,
     autoUnmount: true,
     bigWrites: true,
-    maxWriteBytes: 131072,
-    maxReadBytes: 131072,
+    maxWriteBytes: MAX_REQUEST_BYTES,
+    maxReadBytes: MAX_REQUEST_BYTES,
     useIno: true,
     fsname: 'tidefs',
     subtype: 'tidefs',

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { buildMountOptions, errnoName, fuseErrno } from '../../../client/fuse/binding.js';
 
-t.test('defaults give big writes, 128 KiB requests and real inode numbers', async (t) => {
-  t.same(buildMountOptions(), ['big_writes', 'max_write=131072', 'max_read=131072', 'use_ino', 'readdir_ino',
+t.test('defaults give big writes, 1 MiB requests and real inode numbers', async (t) => {
+  t.same(buildMountOptions(), ['big_writes', 'max_write=1048576', 'max_read=1048576', 'use_ino', 'readdir_ino',
     'fsname=tidefs', 'subtype=tidefs']);
 });
 
