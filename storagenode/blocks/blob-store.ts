@@ -14,7 +14,7 @@ import {
   BlockCorruptError, BlockStoreClosedError, clampRange, sameBytes, type BlockEntry, type BlockStore,
 } from './block-store.js';
 import { GroupCommitQueue } from './group-commit.js';
-import { SegmentFiles } from './segment-files.js';
+import { onlyPadding, SegmentFiles } from './segment-files.js';
 import {
   blockChecksums, coveringRanges, encodeSegmentHead, openSegmentRange, openSegmentRecord, recordBytes, SEGMENT_RECORD_VERSION, type BlockLoc,
 } from './segment-record.js';
@@ -26,6 +26,8 @@ export interface BlobBlockStoreOptions extends CompactorOptions {
   segmentBytes?: number;
   /** fdatasync + synced index batch (default true). False only to measure what durability costs. */
   sync?: boolean;
+  /** Append with O_DIRECT where the file system allows it (default true; segment-files.ts). */
+  direct?: boolean;
   /** Put concurrent requests into one synced batch (default true). False only to measure the gain. */
   groupCommit?: boolean;
   /** A batch stops taking requests past this many payload bytes, bounding memory and latency. */
@@ -83,7 +85,7 @@ export class BlobBlockStore implements BlockStore {
     const index = await BlobIndex.open(join(opts.path, 'index'));
     let files: SegmentFiles | null = null;
     try {
-      files = await SegmentFiles.open(segDir);
+      files = await SegmentFiles.open(segDir, { direct: opts.direct, log: opts.log });
       const st = await recover(index, files, opts.log ?? silentLogger);
       const store = new BlobBlockStore(index, files, st, opts);
       store.compactor.start();
@@ -190,6 +192,8 @@ export class BlobBlockStore implements BlockStore {
     await this.compactor.stop();
     // Requests already queued were promised to callers: finish them before closing the files.
     await this.writes.idle();
+    // A direct append leaves zeros up to the next 4 KiB boundary: a closed store's files end where its index says.
+    await this.files.truncate(this.active.seg, this.active.end).catch((e: Error) => this.log.warn(`segment ${this.active.seg}: could not cut the padding after the committed end: ${e.message}`));
     await this.files.close();
     await this.index.close();
   }
@@ -234,8 +238,12 @@ export class BlobBlockStore implements BlockStore {
     for (const r of plan.ok) r.done.resolve();
   }
 
-  /** Seals the active segment and starts the next; the index names it with the next batch. */
+  /**
+   * Seals the active segment (cut to its committed end: a direct append leaves zeros past it) and
+   * starts the next; the index names it with the next batch.
+   */
   private async roll(): Promise<void> {
+    await this.files.truncate(this.active.seg, this.active.end);
     const next = this.active.seg + 1;
     await this.files.create(next);
     this.sealed.set(this.active.seg, this.active.end);
@@ -325,7 +333,8 @@ async function recover(index: BlobIndex, files: SegmentFiles, log: Logger): Prom
   if (!files.has(active.seg)) throw new Error(`block store ${files.dir}: active segment ${active.seg} is missing`);
   const size = await files.size(active.seg);
   if (size > active.end) {
-    log.warn(`segment ${active.seg}: dropping ${size - active.end} unacknowledged bytes past the committed end ${active.end}`);
+    // Up to the next 4 KiB boundary it may be the zeros a direct append pads with: not worth a warning.
+    if (!onlyPadding(size, active.end)) log.warn(`segment ${active.seg}: dropping ${size - active.end} unacknowledged bytes past the committed end ${active.end}`);
     await files.truncate(active.seg, active.end);
   } else if (size < active.end) {
     log.error(`segment ${active.seg} is ${active.end - size} bytes shorter than its committed end: blocks at its end will read as corrupt`);

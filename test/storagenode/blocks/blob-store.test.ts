@@ -18,6 +18,16 @@ blockStoreSuite({
   },
 });
 
+// Where O_DIRECT is refused (or turned off), segments are written through the page cache: same contract.
+blockStoreSuite({
+  name: 'blob-store (page cache writes)',
+  open: (opts) => BlobBlockStore.open({ compactEveryMs: 0, direct: false, ...opts }),
+  async corrupt(dir, { payload, frame }) {
+    flipRecordByte(dir, payload, lastPayloadByte);
+    flipRecordByte(dir, frame, (r) => r.headBytes - 1);
+  },
+});
+
 const open = (path: string, o: Partial<BlobBlockStoreOptions> = {}) => BlobBlockStore.open({ path, compactEveryMs: 0, ...o });
 const segFiles = (dir: string) => readdirSync(join(dir, 'segments')).filter((n) => n.endsWith('.seg')).sort();
 
