@@ -96,6 +96,12 @@ export async function mountFuse(vfs: Vfs, s: MountSettings, log: Logger, locks?:
   // No per-op timeout: the RPC layer bounds every request (60 s) and lock waits must not be cut short.
   const m = new FuseMount(s.mountpoint, ops, { timeout: false, options: tidefsMountOptions(s) });
   await m.mount();
+  // Sequential reads in MAX_REQUEST_BYTES requests: the kernel's 128 KiB readahead would cut them to 128 KiB.
+  if (!s.directIo) {
+    await m.setReadahead(MAX_REQUEST_BYTES >> 10).then(
+      (path) => log.debug(`kernel readahead ${MAX_REQUEST_BYTES >> 10} KiB (${path})`),
+      (e: Error) => log.info(`kernel readahead stays at 128 KiB, so sequential reads go in 128 KiB requests: ${e.message}`));
+  }
   const kernel = new KernelCache({
     invalidateInode: (ino, data) => m.invalidateInode(ino, data),
     invalidateEntry: (parent, name) => m.invalidateEntry(parent, name),

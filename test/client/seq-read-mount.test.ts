@@ -47,3 +47,13 @@ t.test('mount: cold sequential 1 MiB reads return the written bytes; writes on t
   await fsp.readFile(join(b.dir, 'other'));
   t.ok((await fsp.readFile(join(b.dir, 'seq'))).equals(want), 'still right after other reads');
 });
+
+t.test('mount: the kernel readahead of a tidefs mount is 1 MiB, one FUSE read per MiB (1 MiB requests)', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3 });
+  const a = await mountFs(t, cluster.urls);
+  const real = await fsp.realpath(a.dir);
+  const line = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === real);
+  t.ok(line, 'the mount is in mountinfo');
+  const dev = line!.split(' ')[2];
+  t.equal((await fsp.readFile(`/sys/class/bdi/${dev}/read_ahead_kb`, 'utf8')).trim(), '1024');
+});

@@ -290,3 +290,23 @@ print(json.dumps(os.getpid()))`, 'who');
   t.match(seen[0], { uid: 0, gid: 0, pid });
   t.equal(Fuse.context(), null);
 });
+
+t.test('with the readahead set to 1 MiB, a sequential read arrives in 1 MiB requests (128 KiB before)', async (t) => {
+  const path = await mount.setReadahead(128);
+  t.match(path, /^\/sys\/class\/bdi\/0:\d+\/read_ahead_kb$/);
+  const readSizes = async () => {
+    reset();
+    // Each open drops the page cache here (no auto_cache), so every read reaches the file system.
+    await py(`
+with open(P, 'rb', buffering=0) as f:
+  while f.read(1048576): pass`, 'big');
+    return mem.log.reads.map((r) => r.len);
+  };
+  await py(`
+with open(P, 'wb', buffering=0) as f: f.write(b'y' * 4194304)`, 'big');
+  t.equal(Math.max(...await readSizes()), 131072, 'the kernel default: 128 KiB requests');
+  await mount.setReadahead(1024);
+  const big = await readSizes();
+  t.equal(Math.max(...big), 1048576, 'one request per MiB');
+  t.equal(big.reduce((a, b) => a + b, 0), 4194304, 'the whole file, once');
+});
