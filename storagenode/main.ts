@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { createLogger } from '../shared/log.js';
 import { buildConfig, ConfigError, NODE_USAGE, parseFlags, type NodeConfig } from './config.js';
 import { missingHeapFlags } from './heap-flags.js';
+import { mallocTunablesWarning } from '../shared/malloc-tunables.js';
 import { StorageNode } from './node.js';
 
 /** Reads flags and the optional JSON config file; a ConfigError means a usage mistake (exit 2). */
@@ -56,6 +57,8 @@ export async function runNode(argv: string[]): Promise<number> {
   if (missing.length) {
     log.warn(`started without ${missing.join(' ')} (node ${missing.join(' ')} bin/tidefs node ...): expect about twice the CPU per byte stored, spent in garbage collection (storagenode/heap-flags.ts)`);
   }
+  const malloc = mallocTunablesWarning();
+  if (malloc) log.warn(malloc);
   let node: StorageNode;
   try {
     node = await StorageNode.start(cfg, log);

@@ -8,6 +8,7 @@ import { KERNEL_CACHE_SEC, NAMES_CACHE_SEC } from '../vfs/kernel-cache.js';
 import { Vfs } from '../vfs/vfs.js';
 import { VfsLocks } from '../vfs/locks.js';
 import type { Logger } from '../../shared/log.js';
+import { mallocTunablesWarning } from '../../shared/malloc-tunables.js';
 import type { ChangedPush } from '../../shared/protocol/ops.js';
 
 /** The lock layer over this mount's cluster client (grant pushes in, fencing hooks out: docs/locking.md), and the change feed into the VFS. */
@@ -99,6 +100,8 @@ export async function runMount(a: MountArgs): Promise<number> {
     throw new Error(`cannot mount at ${a.mountpoint}: ${msg}${/in use|busy/i.test(msg) ? ' (already mounted or busy)' : ''}`);
   }
   log.info(`mounted ${a.urls.join(',')} at ${a.mountpoint}${a.strict ? ' (strict: no kernel caching)' : ''}`);
+  const malloc = mallocTunablesWarning();
+  if (malloc) log.warn(malloc);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (why: string) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
+import { withMallocTunables } from '../../shared/malloc-tunables.js';
 import { NODE_HEAP_FLAGS } from '../../storagenode/heap-flags.js';
 
 /**
@@ -15,7 +16,7 @@ const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const repo = resolve(outDir, '..');
 const cli = join(repo, 'bin', 'tidefs');
 /** bin/tidefs runs the tree named by TIDEFS_DIST: the one this file was compiled into, so any outDir works. */
-const cliEnv = { ...process.env, TIDEFS_DIST: relative(repo, outDir) };
+const cliEnv = withMallocTunables({ ...process.env, TIDEFS_DIST: relative(repo, outDir) });
 /** The client's own entry, which exits once unmounted (bin/tidefs leaves the process to linger: it only sets exitCode). */
 const clientMain = join(outDir, 'client', 'main.js');
 const started: ChildProcess[] = [];

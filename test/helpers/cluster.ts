@@ -11,6 +11,7 @@ import { LinkProxy } from '../cluster/link-proxy.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { freePort } from './free-port.js';
 import { NODE_HEAP_FLAGS } from '../../storagenode/heap-flags.js';
+import { withMallocTunables } from '../../shared/malloc-tunables.js';
 
 export { ClusterClient } from '../cluster/cluster-client.js';
 
@@ -95,7 +96,7 @@ export class TestCluster {
       ...(this.opts.snapshotKeepEntries ? ['--snapshot-keep-entries', String(this.opts.snapshotKeepEntries)] : []),
       ...(this.opts.nodeArgs ?? []), ...(this.joining.has(n.id) ? ['--join'] : [])];
     const fd = openSync(n.logFile, 'a');
-    const proc = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.opts.env } });
+    const proc = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...args], { stdio: ['ignore', fd, fd], env: withMallocTunables({ ...process.env, ...this.opts.env }) });
     closeSync(fd);
     n.proc = proc;
     n.pid = proc.pid!;

@@ -3,6 +3,7 @@ import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withMallocTunables } from '../../shared/malloc-tunables.js';
 import { TEST_CLUSTER_ID, type TestLike } from './cluster.js';
 
 /** The compiled client entry, found relative to this file so tests run from any outDir. */
@@ -75,7 +76,7 @@ export async function mountFs(t: TestLike, urls: string[], opts: MountFsOptions 
   const out = openSync(logFile, 'a');
   const args = [CLIENT_MAIN, 'mount', urls.join(','), dir, '--foreground', '--cluster', opts.cluster ?? TEST_CLUSTER_ID,
     ...(opts.strict ? ['--strict'] : []), ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: { ...process.env, TIDEFS_EXIT_WITH_PARENT: '1' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: withMallocTunables({ ...process.env, TIDEFS_EXIT_WITH_PARENT: '1' }) });
   closeSync(out);
   let stopped: Promise<string> | null = null;
   const unmount = () => (stopped ??= stop(child, dir).then(() => {
