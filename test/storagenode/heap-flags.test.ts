@@ -21,13 +21,13 @@ t.test('heap flags: what is missing from a command line', async (t) => {
 t.test('heap flags: scripts/cluster starts nodes with the same flags', async (t) => {
   const script = readFileSync(join(root, 'scripts', 'cluster'), 'utf8');
   t.match(script, `node_flags=(${NODE_HEAP_FLAGS.join(' ')})`);
-  t.match(script, /nohup node "\$\{node_flags\[@\]\}" "\$repo\/bin\/tidefs" node /);
+  t.match(script, /setsid nohup node "\$\{node_flags\[@\]\}" "\$repo\/bin\/tidefs" node /);
 });
 
 t.test('malloc tunables: scripts/cluster and scripts/start start nodes and the mount with MALLOC_TUNABLES', async (t) => {
   const cluster = readFileSync(join(root, 'scripts', 'cluster'), 'utf8');
   t.match(cluster, `malloc_tunables=${MALLOC_TUNABLES}\n`);
-  t.match(cluster, 'GLIBC_TUNABLES="$malloc_tunables" nohup node ');
+  t.match(cluster, 'GLIBC_TUNABLES="$malloc_tunables" setsid nohup node ');
   t.match(readFileSync(join(root, 'scripts', 'start'), 'utf8'), `GLIBC_TUNABLES=${MALLOC_TUNABLES} node bin/tidefs mount `);
 });
 
