@@ -56,7 +56,8 @@ function contextSource(caller: CallerSource): () => OpContext {
   return ctx;
 }
 
-type Run = <T>(op: string, path: string, f: (c: OpContext) => Promise<FsResult<T>>, reply: (v: T) => void, cb: (r: number) => void) => void;
+/** detail: appended to the access-log line (read and write: the request's size and offset). */
+type Run = <T>(op: string, path: string, f: (c: OpContext) => Promise<FsResult<T>>, reply: (v: T) => void, cb: (r: number) => void, detail?: string) => void;
 
 /**
  * Ops that act through a file handle. The binding passes them '' as the path for a file unlinked
@@ -67,7 +68,7 @@ const FH_OPS: ReadonlySet<string> = new Set(['read', 'write', 'flush', 'fsync', 
 
 /** Runs one op: the caller's context, access log, errno mapping, and the reply built from the value. */
 function runner(ctx: () => OpContext, log: Logger): Run {
-  return function run(op, path, f, reply, cb) {
+  return function run(op, path, f, reply, cb, detail) {
     if (path === '' && !FH_OPS.has(op)) return cb(errnoNumber('ENOENT'));
     const t0 = performance.now();
     let errno: Errno | null = null;
@@ -79,7 +80,7 @@ function runner(ctx: () => OpContext, log: Logger): Run {
       errno = 'EIO';
       log.error(`${op} ${path}: bug: ${(e as Error)?.stack ?? e}`);
       cb(errnoNumber('EIO'));
-    }).finally(() => log.debug(`${op} ${path} ${errno ?? 'ok'} ${(performance.now() - t0).toFixed(1)}ms`));
+    }).finally(() => log.debug(`${op} ${path} ${errno ?? 'ok'} ${(performance.now() - t0).toFixed(1)}ms${detail ? ` ${detail}` : ''}`));
   };
 }
 
@@ -126,14 +127,14 @@ export function makeOperations(vfs: Vfs, log: Logger, caller: CallerSource, lock
     read: (p, fd, buf, len, off, cb) => run('read', p, (c) => vfs.read(c, fd, off, len), (data) => {
       buf.set(data.subarray(0, Math.min(len, data.byteLength)));
       cb(Math.min(len, data.byteLength));
-    }, cb),
+    }, cb, `${len} at ${off}`),
     write: (p, fd, buf, len, off, cb) => run('write', p, (c) => {
       const fenced = locks?.checkWrite(fd); // a fenced handle writes nothing (docs/locking.md)
       // No copy: the binding's buffer is libfuse's, valid until cb (its thread waits on a semaphore
       // for it), and the writer copies the bytes into its run before its first await. A copy here
       // was a 128 KiB allocation per write: 1 GiB of garbage per GiB written.
       return fenced ? Promise.resolve({ ok: false as const, errno: fenced }) : vfs.write(c, fd, off, buf.subarray(0, len));
-    }, (n) => cb(n), cb),
+    }, (n) => cb(n), cb, `${len} at ${off}`),
     flush: (p, fd, _owner, cb) => run('flush', p, (c) => vfs.flush(c, fd), done(cb), cb),
     fsync: (p, _datasync, fd, cb) => run('fsync', p, (c) => vfs.fsync(c, fd), done(cb), cb),
     fsyncdir: (p, _datasync, _fd, cb) => run('fsyncdir', p, async () => ({ ok: true as const, value: undefined }), done(cb), cb),

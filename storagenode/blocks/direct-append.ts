@@ -88,7 +88,8 @@ export class DirectAppender {
   }
 }
 
-function alignUp(n: number): number {
+/** n rounded up to the next DIRECT_ALIGN boundary. */
+export function alignUp(n: number): number {
   return Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIGN;
 }
 

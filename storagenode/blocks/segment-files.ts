@@ -2,7 +2,7 @@ import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../../shared/assert.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import { DIRECT_ALIGN, DirectAppender } from './direct-append.js';
+import { alignUp, DirectAppender } from './direct-append.js';
 
 /** Segment n is the file `<10-digit n>.seg`: names sort in creation order. */
 const NAME_RE = /^(\d{10})\.seg$/;
@@ -89,7 +89,8 @@ export class SegmentFiles {
    */
   async write(n: number, bufs: Uint8Array[], pos: number): Promise<void> {
     const want = bufs.reduce((k, b) => k + b.length, 0);
-    const bytesWritten = (await this.writeDirect(n, bufs, pos)) ?? (await (await this.handle(n)).writev(bufs, pos)).bytesWritten;
+    const direct = await this.writeDirect(n, bufs, pos);
+    const bytesWritten = direct ?? (await (await this.handle(n)).writev(bufs, pos)).bytesWritten;
     // libuv retries partial writes itself, so a short count means the next write failed: the disk is
     // full (the caller writes the same place again next time, so the partial record is overwritten).
     if (bytesWritten !== want) throw Object.assign(new Error(`segment ${n}: wrote ${bytesWritten} of ${want} bytes: the disk is full`), { code: 'ENOSPC' });
@@ -181,7 +182,7 @@ async function closeSeg(s: Seg): Promise<void> {
 
 /** Whether a file of `size` bytes with committed end `end` holds nothing past it but a direct append's zeros. */
 export function onlyPadding(size: number, end: number): boolean {
-  return size > end && size <= Math.ceil(end / DIRECT_ALIGN) * DIRECT_ALIGN;
+  return size > end && size <= alignUp(end);
 }
 
 /** Makes a create or unlink in `dir` durable (Linux allows fsync on a directory descriptor). */

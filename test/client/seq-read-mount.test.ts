@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster } from '../helpers/cluster.js';
 import { mountFs } from '../helpers/mount.js';
@@ -48,9 +48,22 @@ t.test('mount: cold sequential 1 MiB reads return the written bytes; writes on t
   t.ok((await fsp.readFile(join(b.dir, 'seq'))).equals(want), 'still right after other reads');
 });
 
-t.test('mount: the kernel readahead of a tidefs mount is 1 MiB, one FUSE read per MiB (1 MiB requests)', async (t) => {
+t.test('mount: tidefs gets 1 MiB FUSE writes and, with its kernel readahead at 1 MiB, 1 MiB reads', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });
-  const a = await mountFs(t, cluster.urls);
+  // --debug: one log line per FUSE request, with its size and offset.
+  const a = await mountFs(t, cluster.urls, { args: ['--debug'] });
+  const b = await mountFs(t, cluster.urls, { args: ['--debug'] });
+  const data = randomBytes(4 << 20);
+  const w = await fsp.open(join(a.dir, 'big'), 'w');
+  await w.write(data, 0, data.length, 0); // one write(2): the kernel splits it into requests
+  await w.close();
+  t.ok((await fsp.readFile(join(b.dir, 'big'))).equals(data), 'the other mount reads the bytes');
+  const sizes = (file: string, op: string) => readFileSync(file, 'utf8').split('\n')
+    .map((l) => new RegExp(`DEBUG ${op} /big ok [0-9.]+ms (\\d+) at \\d+$`).exec(l)).filter((m) => m !== null).map((m) => Number(m![1]));
+  t.same(sizes(a.logFile, 'write'), [1048576, 1048576, 1048576, 1048576], 'four 1 MiB write requests');
+  const reads = sizes(b.logFile, 'read');
+  t.equal(Math.max(...reads), 1048576, `reads of up to 1 MiB (${reads.length} requests)`);
+  t.ok(reads.length <= 8, 'a handful of requests for 4 MiB, not 32 of 128 KiB');
   const real = await fsp.realpath(a.dir);
   const line = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === real);
   t.ok(line, 'the mount is in mountinfo');
