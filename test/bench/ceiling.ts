@@ -12,10 +12,13 @@ import { FULL, makeTarball, QUICK, runWorkloads, type Figure, type Sizes } from 
  * with tidefs's own binding and mount options, in the same run. The memfs ratio is the ceiling of any
  * file system built as tidefs is (libfuse 2.9 high-level API, one Node.js thread) on this machine,
  * before any network, replication or fsync. Lines: `ceiling_<metric> value unit ratio`.
+ * `--discard`: memfs keeps no file bytes (memfs.ts says why), lines `ceiling_discard_<metric>`.
  */
 const args = process.argv.slice(2);
 const sizes: Sizes = args.includes('--quick') ? QUICK : FULL;
 const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const discard = args.includes('--discard');
+const prefix = discard ? 'ceiling_discard_' : 'ceiling_';
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -39,14 +42,14 @@ async function main(): Promise<number> {
     removeDir(local);
     mkdirSync(mnt);
     const out = openSync(join(work, 'memfs.log'), 'a');
-    child = spawn(process.execPath, [join(here, 'memfs.js'), mnt], { stdio: ['ignore', out, out] });
+    child = spawn(process.execPath, [join(here, 'memfs.js'), mnt, ...(discard ? ['--discard'] : [])], { stdio: ['ignore', out, out] });
     for (let i = 0; i < 150 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 200));
     if (!mounted(mnt)) throw new Error(`memfs did not mount at ${mnt}: ${readFileSync(join(work, 'memfs.log'), 'utf8')}`);
     const memFigures = await runAll('memfs', mnt, tarball);
-    console.log('# metric value unit ratio   (ceiling = in-memory FUSE 2 file system, ratio ÷ local disk, same run)');
+    console.log(`# metric value unit ratio   (ceiling = in-memory FUSE 2 file system${discard ? ' keeping no file bytes' : ''}, ratio ÷ local disk, same run)`);
     for (const [metric, f] of memFigures) {
       const base = localFigures.get(metric)!;
-      console.log(`ceiling_${metric} ${f.value.toFixed(2)} ${f.unit} ${(f.value / base.value).toFixed(3)}`);
+      console.log(`${prefix}${metric} ${f.value.toFixed(2)} ${f.unit} ${(f.value / base.value).toFixed(3)}`);
       console.log(`local_${metric} ${base.value.toFixed(2)} ${f.unit} 1.000`);
     }
     return 0;

@@ -5,13 +5,20 @@
  * ceiling benchmark (test/bench/ceiling.ts) runs the bench workloads on it, so every tidefs ratio can
  * be read against what FUSE 2 itself allows here.
  *
- *   node dist/test/bench/memfs.js MOUNTPOINT      (runs until SIGTERM/SIGINT, then unmounts)
+ *   node dist/test/bench/memfs.js MOUNTPOINT [--discard]   (runs until SIGTERM/SIGINT, then unmounts)
+ *
+ * --discard keeps no file bytes (sizes and times only; reads return zeros). Storing a 1 GiB file means
+ * faulting in 1 GiB of fresh memory, which on this kind of VM holds memfs to ~270 MiB/s, while the
+ * FUSE path itself takes 1.4–2.1 GB/s: the stored figure is memfs's own limit, not FUSE's. A file
+ * system that writes to disk (tidefs reuses its buffers) never pays that, so the sequential-write
+ * ceiling is the discard figure (docs/performance.md, "Session 11").
  */
 import { constants as C } from 'node:fs';
 import { Fuse, FuseMount, fuseErrno, UTIME_NOW, UTIME_OMIT, type Operations, type Stat, type TimeSpec } from '../../client/fuse/binding.js';
 import { tidefsMountOptions } from '../../client/fuse/mount.js';
 
 const PIECE = 1 << 20; // file data lives in 1 MiB pieces, allocated on first write
+const DISCARD = process.argv.includes('--discard');
 
 interface Node {
   ino: number;
@@ -124,7 +131,7 @@ function readNode(n: Node, buf: Buffer, len: number, pos: number): number {
 }
 function writeNode(n: Node, buf: Buffer, len: number, pos: number): number {
   n.pieces ??= [];
-  for (let done = 0; done < len;) {
+  for (let done = 0; done < len && !DISCARD;) {
     const p = pos + done;
     const i = Math.floor(p / PIECE);
     const piece = (n.pieces[i] ??= Buffer.alloc(PIECE));
@@ -218,12 +225,12 @@ const ops: Operations = {
 async function main(): Promise<void> {
   const mnt = process.argv[2];
   if (!mnt) {
-    process.stderr.write('usage: memfs MOUNTPOINT\n');
+    process.stderr.write('usage: memfs MOUNTPOINT [--discard]\n');
     process.exit(2);
   }
   const fs = new FuseMount(mnt, ops, { options: tidefsMountOptions({ mountpoint: mnt, strict: false }), timeout: false });
   await fs.mount();
-  process.stderr.write(`memfs: mounted at ${mnt}\n`);
+  process.stderr.write(`memfs: mounted at ${mnt}${DISCARD ? ', keeping no file bytes (--discard)' : ''}\n`);
   let stopping = false;
   const stop = () => {
     if (stopping) return;
