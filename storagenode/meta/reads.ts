@@ -4,7 +4,8 @@ import type { MetaReadOp, OpArgs, OpResults } from '../../shared/protocol/ops.js
 import type { DirEntry } from '../../shared/types.js';
 import { K, nameOfKey } from './keys.js';
 import { prefixEnd, type KvReader } from './kv.js';
-import { toAttr, unpack, type ChunkRec, type EntryRec } from './records.js';
+import { unpackChunk } from './chunk-codec.js';
+import { toAttr, unpack, type EntryRec } from './records.js';
 import { readInode, resolveName } from './resolve.js';
 import { checkXattrName } from './ops/xattr.js';
 import { openable } from './ops/openable.js';
@@ -69,7 +70,7 @@ async function readChunk(kv: KvReader, a: OpArgs<'readChunk'>): Res<'readChunk'>
   if (rec.type === 'dir') return fail('EISDIR');
   if (rec.type !== 'file') return fail('EINVAL');
   const b = await kv.get(K.chunk(a.ino, a.chunk));
-  return ok({ slices: b ? unpack<ChunkRec>(b) : [], size: rec.size, version: rec.version });
+  return ok({ slices: b ? unpackChunk(b) : [], size: rec.size, version: rec.version });
 }
 
 /** A read-only open with nothing to write: the client registers it later (ops/carried.ts `opens`). */

@@ -1,7 +1,8 @@
 import type { Time } from '../../shared/time.js';
 import { prefixRange, type Bytes, type KvOp, type KvRange, type KvReader } from './kv.js';
 import { inoOfKey, K, nameOfKey } from './keys.js';
-import { pack, unpack, type Counters, type EntryRec, type InodeRec } from './records.js';
+import { packChunk, unpackChunk } from './chunk-codec.js';
+import { pack, unpack, type ChunkRec, type Counters, type EntryRec, type InodeRec } from './records.js';
 
 /**
  * What the state machine remembers between entries to skip work whose outcome it already knows; it
@@ -147,6 +148,14 @@ export class Tx {
   }
   putVal(key: Bytes, v: unknown): void {
     this.put(key, pack(v));
+  }
+  /** A chunk's slices in write order (chunk-codec.ts); none when the chunk has no record. */
+  async getChunk(key: Bytes): Promise<ChunkRec> {
+    const b = await this.get(key);
+    return b === undefined ? [] : unpackChunk(b);
+  }
+  putChunk(key: Bytes, list: ChunkRec): void {
+    this.put(key, packChunk(list));
   }
   getInode(ino: number): Promise<InodeRec | undefined> {
     return this.getVal<InodeRec>(K.inode(ino));

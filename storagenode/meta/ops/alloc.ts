@@ -1,6 +1,7 @@
 import type { Slice } from '../../../shared/types.js';
 import { K } from '../keys.js';
-import { unpack, type ChunkRec, type InodeRec } from '../records.js';
+import { unpackChunk } from '../chunk-codec.js';
+import type { InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 
 /**
@@ -21,7 +22,7 @@ export function coveredBytes(slices: readonly Slice[]): number {
 export async function ensureAlloc(tx: Tx, rec: InodeRec): Promise<number> {
   if (rec.alloc !== undefined) return rec.alloc;
   let total = 0;
-  for await (const [, value] of tx.prefix(K.chunkPrefix(rec.ino))) total += coveredBytes(unpack<ChunkRec>(value));
+  for await (const [, value] of tx.prefix(K.chunkPrefix(rec.ino))) total += coveredBytes(unpackChunk(value));
   rec.alloc = total;
   return total;
 }

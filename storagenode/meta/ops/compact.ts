@@ -6,7 +6,7 @@ import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
 import { timeToMs } from '../../../shared/time.js';
 import type { Slice } from '../../../shared/types.js';
 import { K } from '../keys.js';
-import { toAttr, type ChunkRec } from '../records.js';
+import { toAttr } from '../records.js';
 import type { Tx } from '../tx.js';
 import { chunkChanged } from './alloc.js';
 import { loadInode, type Res } from './common.js';
@@ -49,7 +49,7 @@ export async function compactChunk(tx: Tx, a: OpArgs<'compactChunk'>): Res<OpRes
   if (rec.type === 'dir') return fail('EISDIR');
   if (rec.type !== 'file') return fail('EINVAL');
   const key = K.chunk(rec.ino, a.chunk);
-  const before = (await tx.getVal<ChunkRec>(key)) ?? [];
+  const before = await tx.getChunk(key);
   if (!startsWith(before, a.oldCount, a.oldDigest)) return fail('EAGAIN');
   // The replaced slices are the chunk's own (proven by the digest), not the client's word.
   const old = before.slice(0, a.oldCount);
@@ -60,7 +60,7 @@ export async function compactChunk(tx: Tx, a: OpArgs<'compactChunk'>): Res<OpRes
   for (const s of slices) await addRef(tx, s.block, 1);
   for (const s of old) await addRef(tx, s.block, -1);
   await chunkChanged(tx, rec, before, after);
-  tx.putVal(key, after);
+  tx.putChunk(key, after);
   rec.version++;
   tx.putInode(rec);
   return ok(toAttr(rec));

@@ -5,7 +5,8 @@ import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
 import { timeToMs } from '../../../shared/time.js';
 import { S_ISGID, S_ISUID, type Slice } from '../../../shared/types.js';
 import { K, tailNumber } from '../keys.js';
-import { toAttr, unpack, type ChunkRec, type InodeRec } from '../records.js';
+import { unpackChunk } from '../chunk-codec.js';
+import { toAttr, type ChunkRec, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { loadInode, type Res } from './common.js';
 import { chunkChanged, chunkGrew, ensureAlloc } from './alloc.js';
@@ -59,7 +60,7 @@ export function dropHidden(slices: Slice[]): { kept: Slice[]; dropped: Slice[] }
 
 /** Appends one chunk's new slices; past SLICES_PER_CHUNK_MAX hidden slices go first, then EFBIG. */
 async function appendChunk(tx: Tx, rec: InodeRec, chunk: number, add: Slice[]): Promise<boolean> {
-  const before = (await tx.getVal<ChunkRec>(K.chunk(rec.ino, chunk))) ?? [];
+  const before = await tx.getChunk(K.chunk(rec.ino, chunk));
   let list = [...before, ...add];
   for (const s of add) await addRef(tx, s.block, 1);
   if (list.length > SLICES_PER_CHUNK_MAX) {
@@ -69,7 +70,7 @@ async function appendChunk(tx: Tx, rec: InodeRec, chunk: number, add: Slice[]): 
     if (list.length > SLICES_PER_CHUNK_MAX) return false;
   }
   await chunkGrew(tx, rec, before, add);
-  tx.putVal(K.chunk(rec.ino, chunk), list);
+  tx.putChunk(K.chunk(rec.ino, chunk), list);
   return true;
 }
 
@@ -123,7 +124,7 @@ async function trimChunk(tx: Tx, rec: InodeRec, key: Buffer, list: ChunkRec, cut
     else kept.push(s.pos + s.len > cut ? { ...s, len: cut - s.pos } : s);
   }
   await chunkChanged(tx, rec, list, kept);
-  if (kept.length) tx.putVal(key, kept);
+  if (kept.length) tx.putChunk(key, kept);
   else tx.del(key);
 }
 
@@ -133,7 +134,7 @@ export async function truncateTo(tx: Tx, rec: InodeRec, size: number): Promise<v
   if (size < rec.size) {
     const first = Math.floor(size / CHUNK_BYTES);
     for await (const [key, value] of tx.range({ gte: K.chunk(rec.ino, first), lt: K.chunk(rec.ino + 1, 0) })) {
-      await trimChunk(tx, rec, key, unpack<ChunkRec>(value), size - tailNumber(key) * CHUNK_BYTES);
+      await trimChunk(tx, rec, key, unpackChunk(value), size - tailNumber(key) * CHUNK_BYTES);
     }
   }
   await tx.bumpCounters({ bytes: size - rec.size });

@@ -1,6 +1,7 @@
 import { timeToMs } from '../../../shared/time.js';
 import { K, tailNumber } from '../keys.js';
-import { unpack, type ChunkRec, type InodeRec } from '../records.js';
+import { unpackChunk } from '../chunk-codec.js';
+import type { InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 
 /** Block reference counts: one per slice that names the block; the GC collects blocks at zero. */
@@ -18,7 +19,7 @@ export async function hasOpens(tx: Tx, ino: number): Promise<boolean> {
 /** Removes an inode and everything hanging off it: chunks (dropping block refs), xattrs, orphan mark. */
 export async function deleteInode(tx: Tx, rec: InodeRec): Promise<void> {
   for await (const [key, value] of tx.prefix(K.chunkPrefix(rec.ino))) {
-    for (const s of unpack<ChunkRec>(value)) await addRef(tx, s.block, -1);
+    for (const s of unpackChunk(value)) await addRef(tx, s.block, -1);
     tx.del(key);
   }
   for await (const [key] of tx.prefix(K.xattrPrefix(rec.ino))) tx.del(key);
