@@ -6,6 +6,12 @@ import { toErrno } from '../rpc/errno.js';
 import { resolveSlices, type Segment } from './slices.js';
 import type { VfsOptions } from './types.js';
 
+/**
+ * Slices of one chunk per commitWrite (writer.ts commitGroups). Well under SLICES_PER_CHUNK_MAX, so
+ * that after a compaction (which leaves a chunk with at most ~50 slices) the group always fits: a
+ * chunk refusing a commit with EFBIG is compacted and the commit retried.
+ */
+export const COMMIT_GROUP_CHUNK_SLICES_MAX = 256;
 /** A chunk is compacted once it holds this many slices (checked after this mount committed as many). */
 export const COMPACT_SLICES_MIN = 64;
 /**
@@ -27,10 +33,10 @@ const PIECES_IN_FLIGHT_MAX = 2; // new blocks being assembled at once: bounds me
 const REWRITE_BYTES_PER_SLICE = 16 * 1024;
 /**
  * At most this many slices (a 64 MiB chunk reaches it): the compaction rewrites the chunk once per
- * ~3800 small writes, and 256 slices, one commit group, may still land while it runs before the
- * chunk is full (EFBIG).
+ * ~3800 small writes, and what one commit group holds of a chunk may still land while it runs before
+ * the chunk is full (EFBIG).
  */
-const BACKGROUND_SLICES_MAX = SLICES_PER_CHUNK_MAX - 256;
+const BACKGROUND_SLICES_MAX = SLICES_PER_CHUNK_MAX - COMMIT_GROUP_CHUNK_SLICES_MAX;
 const ATTEMPTS_MAX = 3; // EAGAIN (the chunk changed under us) is retried this many times
 /**
  * Compactions that run at once in one mount, whatever chunk they are of; the others wait their turn
