@@ -5,18 +5,8 @@ import { K } from '../../../storagenode/meta/keys.js';
 import { MemKv } from '../../../storagenode/meta/mem-kv.js';
 import { pack } from '../../../storagenode/meta/records.js';
 import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
+import { rng } from '../../helpers/rng.js';
 import { Harness, ROOT } from './harness.js';
-
-/** A deterministic generator (mulberry32), so a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function randomList(seed: number): Slice[] {
   const r = rng(seed);
