@@ -39,7 +39,7 @@ const COMMIT_BYTES_MAX = 32 * 1024 * 1024;
  * rewrites the slice list of every chunk it touches, so random writes spread over many chunks cost
  * the nodes in proportion to the number of commits: 1024 instead of 256 per commit took random 4 KiB
  * writes over a 1 GiB file (16 chunks) from 2,522 / 2,200 / 2,038 / 1,901 to 2,917 / 3,424 / 2,418 /
- * 2,435 IOPS (docs/performance.md, "Session 11").
+ * 2,435 IOPS (docs/perf-writes.md, "Session 11").
  */
 const COMMIT_GROUP_SLICES_MAX = COMMIT_SLICES_MAX;
 const EFBIG_RETRIES_MAX = 3;
