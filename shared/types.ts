@@ -17,6 +17,7 @@ export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
+export const S_IXGRP = 0o0010;
 export const S_ISVTX = 0o1000;
 
 const TYPE_BITS: Record<FileType, number> = {

@@ -111,6 +111,11 @@ export class Files {
     return fd;
   }
 
+  /** The attributes this mount holds for an open file (the cluster's as last seen). */
+  attrOf(fd: number): Attr {
+    return this.inodes.get(this.handle(fd).ino)!.attr;
+  }
+
   /** Attributes the cluster just returned for an inode (setattr, commit, open, link). */
   noteAttr(a: Attr): void {
     const st = this.inodes.get(a.ino);

@@ -8,7 +8,7 @@ import { O_ACCMODE, O_RDONLY } from './perms.js';
 import { credOf, type ClusterApi, type OpContext } from './types.js';
 
 export type TimeArg = Time | 'now' | undefined; // undefined: UTIME_OMIT
-type SetattrChange = { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg };
+type SetattrChange = { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg; killPriv?: boolean };
 
 /**
  * chmod, chown, utimens and truncate (by path or descriptor): each is one setattr entry, or for
@@ -38,10 +38,21 @@ export class Setattrs {
     return this.setattr(killPriv ? { ...ctx, uid: 0, gid: 0, groups: [] } : ctx, attr.ino, { mode: want });
   }
 
-  /** uid/gid of -1 (0xffffffff) mean "leave as is", as chown(2) says. */
+  /**
+   * uid/gid of -1 (0xffffffff) mean "leave as is", as chown(2) says. A chown of a file takes its
+   * setuid/setgid and capabilities, whoever makes it (the kernel's FATTR_KILL_SUIDGID, which libfuse
+   * 2.9 does not pass on).
+   */
   async chown(ctx: OpContext, path: string, uid: number, gid: number): Promise<Attr> {
-    const ino = (await this.paths.attr(path)).ino;
-    return this.setattr(ctx, ino, { uid: uid === 0xffffffff || uid === -1 ? undefined : uid, gid: gid === 0xffffffff || gid === -1 ? undefined : gid });
+    const attr = await this.paths.attr(path);
+    const change: SetattrChange = { uid: uid === 0xffffffff || uid === -1 ? undefined : uid, gid: gid === 0xffffffff || gid === -1 ? undefined : gid };
+    if (attr.type !== 'dir' && (change.uid !== undefined || change.gid !== undefined)) change.killPriv = true;
+    return this.setattr(ctx, attr.ino, change);
+  }
+
+  /** Takes setuid/setgid and capabilities from a file before an unprivileged write (Vfs.write). */
+  dropPrivs(ctx: OpContext, ino: Ino): Promise<Attr> {
+    return this.setattr(ctx, ino, { killPriv: true });
   }
 
   async utimens(ctx: OpContext, path: string, atime: TimeArg, mtime: TimeArg): Promise<Attr> {
@@ -50,16 +61,16 @@ export class Setattrs {
 
   async truncate(ctx: OpContext, path: string, size: number): Promise<Attr> {
     if (size < 0) throw new FsError('EINVAL');
-    return this.setattr(ctx, (await this.paths.attr(path)).ino, { size });
+    return this.setattr(ctx, (await this.paths.attr(path)).ino, { size, killPriv: ctx.uid !== 0 || undefined });
   }
 
   async ftruncate(ctx: OpContext, fd: number, size: number): Promise<Attr> {
     const h = this.files.handle(fd);
     if (size < 0 || (h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EINVAL');
     // ftruncate(2) is authorized by the descriptor's open mode, not the file's mode now (it may have
-    // been made unwritable since the open checked it), so the cluster is asked with root's rights.
-    // The kernel still clears setuid/setgid for an unprivileged caller (a separate chmod).
-    return this.setattr({ ...ctx, uid: 0, gid: 0, groups: [] }, h.ino, { size });
+    // been made unwritable since the open checked it), so the cluster is asked with root's rights;
+    // an unprivileged caller's truncate still takes setuid/setgid and capabilities.
+    return this.setattr({ ...ctx, uid: 0, gid: 0, groups: [] }, h.ino, { size, killPriv: ctx.uid !== 0 || undefined });
   }
 
   private async setattr(ctx: OpContext, ino: Ino, change: SetattrChange): Promise<Attr> {

@@ -6,7 +6,7 @@ import { Files } from './files.js';
 import type { KernelCache } from './kernel-cache.js';
 import { PathCache } from './paths.js';
 import { OpenRegistrations } from './registrations.js';
-import { accessMaskOfFlags, checkOpenType, mayAccess, O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from './perms.js';
+import { accessMaskOfFlags, checkOpenType, holdsPrivs, mayAccess, O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
 import { Setattrs, type TimeArg } from './setattrs.js';
 import { Xattrs } from './xattrs.js';
@@ -390,7 +390,14 @@ export class Vfs {
   }
 
   write(ctx: OpContext, fd: number, off: number, data: Uint8Array): Promise<FsResult<number>> {
-    return this.run(`write ${fd}`, () => this.files.write(ctx, fd, off, data));
+    return this.run(`write ${fd}`, async () => {
+      // The kernel leaves this to us (FUSE_HANDLE_KILLPRIV_V2) and no longer asks for capabilities
+      // before each write: an unprivileged writer's first write takes setuid/setgid away, as
+      // Linux's file_remove_privs does, before it returns (fstat on the descriptor shows it at once).
+      // The commit takes them (and file capabilities) again in its own entry, whatever this mount held.
+      if (ctx.uid !== 0 && holdsPrivs(this.files.attrOf(fd), ctx)) await this.setattrs.dropPrivs(ctx, this.files.handle(fd).ino);
+      return this.files.write(ctx, fd, off, data);
+    });
   }
 
   flush(_ctx: OpContext, fd: number): Promise<FsResult<void>> {

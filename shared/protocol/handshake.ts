@@ -9,8 +9,9 @@
  * 4: `openRead` (a read-only open with no Raft entry) and carried `opens`; `release` without `ino`.
  * 5: commitWrite `times` (a utimens riding on the data commit it flushed). A version-4 node's
  *    validator refuses the unknown field (EINVAL), in requests and in Raft entries alike.
- * 6: no message changed; nodes store chunk records in a form version-5 nodes cannot read
- *    (storagenode/meta/chunk-codec.ts), and snapshots carry them between peers.
+ * 6: nodes store chunk records in a form version-5 nodes cannot read (storagenode/meta/chunk-codec.ts),
+ *    and snapshots carry them between peers; setattr `killPriv` (the kernel leaves clearing
+ *    setuid/setgid and file capabilities to the file system: client/fuse/BINDING.md).
  */
 export const PROTOCOL_VERSION = 6;
 export const CLUSTER_ID_DEFAULT = 'tidefs';

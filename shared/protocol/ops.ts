@@ -79,6 +79,8 @@ export const OPS = {
   setattr: object({
     ino, cred, mode: optional(uint(0o7777)), uid: optional(uint(0xffffffff)), gid: optional(uint(0xffffffff)),
     size: optional(uint(FILE_BYTES_MAX)), atime: optional(timeArg), mtime: optional(timeArg), session: optional(session), seq, releases, opens,
+    /** Drop the file's privileges as a write, truncate or chown by this caller does (storagenode/meta/ops/privs.ts). */
+    killPriv: optional(bool),
   }),
   setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),

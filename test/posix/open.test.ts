@@ -159,6 +159,41 @@ t.test('clears setuid and setgid when an unprivileged user writes', async (t) =>
   t.equal(modeOf(f), 0o6777, 'kept when root writes');
 });
 
+t.test('an unprivileged write clears setuid and setgid before it returns (pjdfstest chmod/12)', async (t) => {
+  const d = freshDir(target, t.name);
+  // Setgid without group execute goes too when the writer is outside the file's group (Linux 6.2+).
+  for (const [mode, after] of [[0o4777, 0o777], [0o2777, 0o777], [0o6777, 0o777], [0o2767, 0o767], [0o6767, 0o767]]) {
+    const f = ownedFile(d, UID_A, GID_A, mode, `f${mode.toString(8)}`);
+    const st = await asUser(UID_B, GID_B, ['open', f, ['O_RDWR']], ['write', { $: 0 }, 'x'], ['fstat', { $: 0 }]);
+    t.equal(((st as { mode: number }).mode & 0o7777).toString(8), after.toString(8), `${mode.toString(8)}: fstat on the writing descriptor`);
+    t.equal(modeOf(f).toString(8), after.toString(8), `${mode.toString(8)}: after the close`);
+  }
+});
+
+t.test('an unprivileged truncate clears setuid and setgid; root\'s keeps them', async (t) => {
+  const d = freshDir(target, t.name);
+  const f = ownedFile(d, UID_A, GID_A, 0o6777);
+  t.equal(await asUser(UID_B, GID_B, ['truncate', f, 0]), 'OK');
+  t.equal(modeOf(f).toString(8), '777', 'truncate(2)');
+  chmodSync(f, 0o6777);
+  t.equal(await asUser(UID_B, GID_B, ['open', f, ['O_RDWR']], ['ftruncate', { $: 0 }, 3]), 'OK');
+  t.equal(modeOf(f).toString(8), '777', 'ftruncate(2)');
+  chmodSync(f, 0o6777);
+  t.equal(await asUser(UID_B, GID_B, ['open', f, ['O_WRONLY', 'O_TRUNC']], ['close', { $: 0 }]), 'OK');
+  t.equal(modeOf(f).toString(8), '777', 'open with O_TRUNC');
+  chmodSync(f, 0o6777);
+  t.equal(await sys('truncate', f, 1), 'OK');
+  t.equal(modeOf(f).toString(8), '6777', 'root truncates without clearing');
+});
+
+t.test('a writer in the file\'s group keeps setgid without group execute', async (t) => {
+  const d = freshDir(target, t.name);
+  const f = ownedFile(d, UID_A, GID_B, 0o2767);
+  const st = await asUser(UID_B, GID_B, ['open', f, ['O_RDWR']], ['write', { $: 0 }, 'x'], ['fstat', { $: 0 }]);
+  t.equal(((st as { mode: number }).mode & 0o7777).toString(8), '2767', 'fstat on the writing descriptor');
+  t.equal(modeOf(f).toString(8), '2767', 'after the close');
+});
+
 t.test('keeps write access through an open descriptor after the mode is set to 0', async (t) => {
   const d = freshDir(target, t.name);
   const f = ownedFile(d, UID_A, GID_A);

@@ -3,13 +3,14 @@ import { fail, ok } from '../../../shared/errno.js';
 import { BLOCK_BYTES_MAX, BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, FILE_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import type { OpArgs, OpResults } from '../../../shared/protocol/ops.js';
 import { timeToMs } from '../../../shared/time.js';
-import { S_ISGID, S_ISUID, type Slice } from '../../../shared/types.js';
+import type { Slice } from '../../../shared/types.js';
 import { K, tailNumber } from '../keys.js';
 import { unpackChunk } from '../chunk-codec.js';
 import { toAttr, type ChunkRec, type InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { loadInode, type Res } from './common.js';
 import { chunkChanged, chunkGrew, ensureAlloc } from './alloc.js';
+import { dropCaps, dropSetid } from './privs.js';
 import { addRef } from './lifecycle.js';
 import { carrying } from './carried.js';
 import { checkTimes, setTimes } from './times.js';
@@ -74,11 +75,6 @@ async function appendChunk(tx: Tx, rec: InodeRec, chunk: number, add: Slice[]): 
   return true;
 }
 
-/** A writer that is not root strips setuid/setgid, so a modified program cannot keep its owner's powers. */
-function killPriv(rec: InodeRec, uid: number): void {
-  if (uid !== 0) rec.mode &= ~(S_ISUID | S_ISGID);
-}
-
 async function commitWriteOp(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['commitWrite']> {
   const r = await loadInode(tx, a.ino);
   if (!r.ok) return r;
@@ -104,7 +100,10 @@ async function commitWriteOp(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['c
   rec.mtime = tx.now;
   rec.ctime = tx.now;
   rec.version++;
-  killPriv(rec, a.cred.uid);
+  // A modified program keeps neither its owner's powers nor its capabilities (ops/privs.ts). The
+  // client took setuid/setgid before the first write already; this covers what it did not know.
+  if (a.cred.uid !== 0) dropSetid(rec, a.cred);
+  await dropCaps(tx, rec.ino);
   if (a.times) {
     // The utimens that forced this flush, as if it were the next entry: a refusal fails this one whole
     // (apply.ts rolls the data back too), and the client commits the data alone, then sends setattr.

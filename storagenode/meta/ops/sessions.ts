@@ -8,6 +8,7 @@ import type { Tx } from '../tx.js';
 import { liveSession, timeAddMs, type Res } from './common.js';
 import { forWriting, O_TRUNC, openable } from './openable.js';
 import { truncateTo } from './data.js';
+import { dropPrivs } from './privs.js';
 import { carrying, registerOpen, releaseOne } from './carried.js';
 import { dropSessionLocks } from '../locks/ops.js';
 
@@ -74,7 +75,10 @@ export const open = carrying(async (tx: Tx, a: OpArgs<'open'>): Res<OpResults['o
   const r = await openable(tx, a);
   if (!r.ok) return r;
   const rec = r.value;
-  if (a.flags & O_TRUNC && forWriting(a.flags) && rec.type === 'file' && rec.size > 0) await truncateTo(tx, rec, 0);
+  if (a.flags & O_TRUNC && forWriting(a.flags) && rec.type === 'file') {
+    if (rec.size > 0) await truncateTo(tx, rec, 0);
+    if (a.cred.uid !== 0) await dropPrivs(tx, rec, a.cred); // as Linux's truncate on open by an unprivileged caller
+  }
   await registerOpen(tx, rec.ino, a.session);
   tx.putInode(rec);
   return ok(toAttr(rec));

@@ -6,6 +6,7 @@ import type { Tx } from '../tx.js';
 import { allowed, inGroup, isOwner, loadInode, W_OK, type Res } from './common.js';
 import { truncateTo } from './data.js';
 import { carrying } from './carried.js';
+import { dropPrivs } from './privs.js';
 import { checkTimes, setTimes } from './times.js';
 
 type Args = OpArgs<'setattr'>;
@@ -62,6 +63,8 @@ async function setattrOp(tx: Tx, a: Args): Res<OpResults['setattr']> {
   applyOwnership(rec, a.cred, a);
   if (a.size !== undefined && a.size !== rec.size) await truncateTo(tx, rec, a.size);
   else if (a.size !== undefined) rec.mtime = tx.now; // POSIX: truncate to the same size still updates times
+  // Needs no right of its own: it only takes privileges away (the kernel forces it the same way).
+  if (a.killPriv) await dropPrivs(tx, rec, a.cred);
   setTimes(rec, a, tx.now);
   rec.ctime = tx.now;
   tx.putInode(rec);
