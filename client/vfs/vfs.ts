@@ -395,7 +395,8 @@ export class Vfs {
       // before each write: an unprivileged writer's first write takes setuid/setgid away, as
       // Linux's file_remove_privs does, before it returns (fstat on the descriptor shows it at once).
       // The commit takes them (and file capabilities) again in its own entry, whatever this mount held.
-      if (ctx.uid !== 0 && holdsPrivs(this.files.attrOf(fd), ctx)) await this.setattrs.dropPrivs(ctx, this.files.handle(fd).ino);
+      const h = this.files.handle(fd);
+      if (ctx.uid !== 0 && (h.flags & O_ACCMODE) !== O_RDONLY && holdsPrivs(this.files.attrOf(fd), ctx)) await this.setattrs.dropPrivs(ctx, h.ino);
       return this.files.write(ctx, fd, off, data);
     });
   }
