@@ -111,9 +111,9 @@ export class Files {
     return fd;
   }
 
-  /** The attributes this mount holds for an open file (the cluster's as last seen). */
-  attrOf(fd: number): Attr {
-    return this.inodes.get(this.handle(fd).ino)!.attr;
+  /** The attributes this mount holds for an open inode (the cluster's as last seen). */
+  attrOf(ino: Ino): Attr {
+    return this.inodes.get(ino)!.attr;
   }
 
   /** Attributes the cluster just returned for an inode (setattr, commit, open, link). */

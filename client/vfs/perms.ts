@@ -1,5 +1,6 @@
 import { FsError } from '../../shared/errno.js';
-import { S_ISGID, S_ISUID, S_IXGRP, type Attr, type Cred } from '../../shared/types.js';
+import { setidDropped } from '../../shared/privs.js';
+import type { Attr, Cred } from '../../shared/types.js';
 
 export const R_OK = 4;
 export const W_OK = 2;
@@ -51,7 +52,5 @@ export function checkOpenType(attr: Attr, flags: number): void {
 
 /** Whether a write or truncate by `cred` (not root) would take something from the file (storagenode/meta/ops/privs.ts). */
 export function holdsPrivs(a: Attr, cred: Cred): boolean {
-  if (a.type === 'dir') return false;
-  if (a.mode & S_ISUID) return true;
-  return (a.mode & S_ISGID) !== 0 && ((a.mode & S_IXGRP) !== 0 || (cred.gid !== a.gid && !cred.groups.includes(a.gid)));
+  return a.type !== 'dir' && setidDropped(a.mode, a.gid, cred) !== 0;
 }

@@ -396,7 +396,7 @@ export class Vfs {
       // Linux's file_remove_privs does, before it returns (fstat on the descriptor shows it at once).
       // The commit takes them (and file capabilities) again in its own entry, whatever this mount held.
       const h = this.files.handle(fd);
-      if (ctx.uid !== 0 && (h.flags & O_ACCMODE) !== O_RDONLY && holdsPrivs(this.files.attrOf(fd), ctx)) await this.setattrs.dropPrivs(ctx, h.ino);
+      if (ctx.uid !== 0 && (h.flags & O_ACCMODE) !== O_RDONLY && holdsPrivs(this.files.attrOf(h.ino), ctx)) await this.setattrs.dropPrivs(ctx, h.ino);
       return this.files.write(ctx, fd, off, data);
     });
   }
