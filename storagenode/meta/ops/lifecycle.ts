@@ -17,15 +17,45 @@ export async function hasOpens(tx: Tx, ino: number): Promise<boolean> {
 }
 
 /** Removes an inode and everything hanging off it: chunks (dropping block refs), xattrs, orphan mark. */
-export async function deleteInode(tx: Tx, rec: InodeRec): Promise<void> {
-  for await (const [key, value] of tx.prefix(K.chunkPrefix(rec.ino))) {
-    for (const s of unpackChunk(value)) await addRef(tx, s.block, -1);
-    tx.del(key);
+export function deleteInode(tx: Tx, rec: InodeRec): Promise<void> {
+  return deleteInodes(tx, [rec]);
+}
+
+/**
+ * deleteInode for many inodes at once. Each store scan is a LevelDB iterator (a thread-pool round
+ * trip and a seek through every level: ~0.3 ms of a node's CPU each, docs/perf-meta.md), so the chunk
+ * and xattr keys are scanned once per run of consecutive inode numbers, not twice per inode: inodes
+ * created together (a tree, a batch of files) are numbered together and usually retire together.
+ * A run's key range holds the keys of that run's inodes only, so nothing else is read or touched.
+ * `recs` must name distinct inodes.
+ */
+export async function deleteInodes(tx: Tx, recs: readonly InodeRec[]): Promise<void> {
+  let bytes = 0;
+  for (const [first, last] of inoRuns(recs.map((r) => r.ino))) {
+    for await (const [key, value] of tx.range({ gte: K.chunkPrefix(first), lt: K.chunkPrefix(last + 1) })) {
+      for (const s of unpackChunk(value)) await addRef(tx, s.block, -1);
+      tx.del(key);
+    }
+    for await (const [key] of tx.range({ gte: K.xattrPrefix(first), lt: K.xattrPrefix(last + 1) })) tx.del(key);
   }
-  for await (const [key] of tx.prefix(K.xattrPrefix(rec.ino))) tx.del(key);
-  tx.del(K.inode(rec.ino));
-  tx.del(K.orphan(rec.ino));
-  await tx.bumpCounters({ inodes: -1, bytes: rec.type === 'file' ? -rec.size : 0 });
+  for (const rec of recs) {
+    tx.del(K.inode(rec.ino));
+    tx.del(K.orphan(rec.ino));
+    if (rec.type === 'file') bytes += rec.size;
+  }
+  if (recs.length) await tx.bumpCounters({ inodes: -recs.length, bytes: -bytes });
+}
+
+/** Sorted, distinct inode numbers as [first, last] runs of consecutive numbers. */
+export function inoRuns(inos: readonly number[]): [number, number][] {
+  const sorted = [...new Set(inos)].sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const ino of sorted) {
+    const run = runs[runs.length - 1];
+    if (run && run[1] + 1 === ino) run[1] = ino;
+    else runs.push([ino, ino]);
+  }
+  return runs;
 }
 
 /**
@@ -64,16 +94,17 @@ export const REAP_BATCH_MAX = 256;
  * registered meanwhile keeps one: its last release retires it again). `more`: some are left.
  */
 export async function reapOrphans(tx: Tx, beforeMs: number): Promise<{ reaped: number; more: boolean }> {
-  let reaped = 0;
-  let seen = 0;
+  const due = new Map<number, InodeRec>(); // an inode retired twice (reopened, closed again) has two keys
+  let seen = 0, more = false;
   for await (const [key] of tx.range({ gte: K.reapPrefix(), lt: K.reap(beforeMs, 0) })) {
-    if (seen++ === REAP_BATCH_MAX) return { reaped, more: true };
+    if (seen++ === REAP_BATCH_MAX) {
+      more = true;
+      break;
+    }
     tx.del(key);
     const rec = await tx.getInode(tailNumber(key));
-    if (rec && rec.nlink === 0 && !(await hasOpens(tx, rec.ino))) {
-      await deleteInode(tx, rec);
-      reaped++;
-    }
+    if (rec && rec.nlink === 0 && !(await hasOpens(tx, rec.ino))) due.set(rec.ino, rec);
   }
-  return { reaped, more: false };
+  await deleteInodes(tx, [...due.values()]);
+  return { reaped: due.size, more };
 }

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { REAP_BATCH_MAX } from '../../../storagenode/meta/ops/lifecycle.js';
+import type { KvRange } from '../../../storagenode/meta/kv.js';
+import { MemKv } from '../../../storagenode/meta/mem-kv.js';
+import { inoRuns, REAP_BATCH_MAX } from '../../../storagenode/meta/ops/lifecycle.js';
+import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
 import { ALICE, BOB, Harness, ROOT, ROOT_INO } from './harness.js';
 
 /**
@@ -102,4 +105,66 @@ t.test('grace: one reaping entry deletes at most REAP_BATCH_MAX inodes', async (
   h.nowMs += 1;
   t.same(await h.reap(), { ok: true, value: { reaped: REAP_BATCH_MAX, more: true } });
   t.same(await h.reap(), { ok: true, value: { reaped: 10, more: false } });
+});
+
+/** A store that counts its range scans: each is a LevelDB iterator on a node (a thread-pool round trip and a seek). */
+class CountingKv extends MemKv {
+  ranges = 0;
+  override range(r: KvRange) {
+    this.ranges++;
+    return super.range(r);
+  }
+}
+
+t.test('grace: a reaping entry scans chunks and xattrs once per run of consecutive inodes, and touches no other inode', async (t) => {
+  const kv = new CountingKv();
+  const h = new Harness(await MetaStateMachine.memory(kv));
+  h.autoReap = false;
+  // 200 files made together, every one with data and an xattr; a kept file numbered in their middle.
+  const files: { ino: number; block: string }[] = [];
+  for (let i = 0; i < 200; i++) {
+    const f = await fileWithData(h, `f${i}`);
+    await h.must('setxattr', { ino: f.ino, name: 'user.k', value: Buffer.from('v'), flags: 0, cred: ROOT });
+    files.push(f);
+  }
+  const kept = files[100]!;
+  await h.must('rename', { parent: ROOT_INO, name: 'f100', newParent: ROOT_INO, newName: 'kept', flags: 0, cred: ROOT });
+  const before = h.sm.usage();
+  for (let i = 0; i < 200; i++) if (i !== 100) await h.must('unlink', { parent: ROOT_INO, name: `f${i}`, cred: ROOT });
+  h.nowMs += 1;
+  kv.ranges = 0;
+  t.same(await h.reap(), { ok: true, value: { reaped: 199, more: false } });
+  t.ok(kv.ranges <= 1 + 2 * 2, `one scan of the due keys and two per run (two runs here): ${kv.ranges} scans`);
+  t.same(h.sm.usage(), { inodes: before.inodes - 199, bytes: before.bytes - 199 * 10 }, 'counters drop by what was reaped');
+  for (const f of [files[0]!, files[99]!, files[101]!, files[199]!]) {
+    t.same(await h.q('getattr', { ino: f.ino }), { ok: false, errno: 'ENOENT' }, `inode ${f.ino} deleted`);
+    t.same(await h.sm.blocksReferenced([f.block]), [false], 'its block unreferenced');
+    t.same(await h.q('listxattr', { ino: f.ino }), { ok: false, errno: 'ENOENT' });
+  }
+  t.equal((await h.attr(kept.ino)).size, 10, 'the file numbered between them keeps its data');
+  t.same(await h.sm.blocksReferenced([kept.block]), [true]);
+  t.same(await h.q('getxattr', { ino: kept.ino, name: 'user.k' }), { ok: true, value: { value: Buffer.from('v') } }, 'and its xattr');
+  const r = await h.q('readChunk', { ino: kept.ino, chunk: 0 });
+  t.equal(r.ok && r.value.slices.length, 1);
+});
+
+t.test('grace: an inode retired twice before its reaping is deleted once', async (t) => {
+  const h = await setup();
+  const s = await h.session();
+  const { ino } = await fileWithData(h, 'f');
+  const before = h.sm.usage();
+  await h.must('unlink', { parent: ROOT_INO, name: 'f', cred: ROOT }); // retired (first reap key)
+  h.nowMs += 10;
+  await h.must('release', { session: s, opens: [ino] }); // a late read-open registration
+  h.nowMs += 10;
+  await h.must('release', { session: s, ino }); // its close retires it again (second reap key)
+  h.nowMs += 1;
+  t.same(await h.reap(), { ok: true, value: { reaped: 1, more: false } });
+  t.same(h.sm.usage(), { inodes: before.inodes - 1, bytes: before.bytes - 10 }, 'counted once');
+  t.equal(await h.sm.orphansDue(h.nowMs + 1), false, 'both keys consumed');
+});
+
+t.test('grace: inoRuns groups consecutive inode numbers', async (t) => {
+  t.same(inoRuns([]), []);
+  t.same(inoRuns([7, 3, 4, 5, 9, 8, 4, 12]), [[3, 5], [7, 9], [12, 12]]);
 });
