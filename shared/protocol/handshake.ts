@@ -12,8 +12,6 @@
  * 6: nodes store chunk records in a form version-5 nodes cannot read (storagenode/meta/chunk-codec.ts),
  *    and snapshots carry them between peers; setattr `killPriv` (the kernel leaves clearing
  *    setuid/setgid and file capabilities to the file system: client/fuse/BINDING.md).
- * 7: a `reapOrphans` entry deletes an inode that two of its due keys name once (version 6 counted it
- *    twice in the inode and byte counters), so replicas of the two versions could disagree on them.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 6;
 export const CLUSTER_ID_DEFAULT = 'tidefs';
