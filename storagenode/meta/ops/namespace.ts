@@ -46,6 +46,9 @@ async function createInode(tx: Tx, dir: InodeRec, name: string, n: NewInode): Pr
     atime: now, mtime: now, ctime: now, version: 0,
   };
   if (n.target !== undefined) rec.target = n.target;
+  // Known to be 0: without it the file's first commit would sum its chunks (ops/alloc.ts ensureAlloc),
+  // a store scan (a LevelDB iterator on every replica) that can only find none.
+  if (n.type === 'file') rec.alloc = 0;
   if (n.type === 'dir') {
     rec.parent = dir.ino;
     dir.nlink++;

@@ -3,7 +3,12 @@ import { makeBlockId } from '../../../shared/block-id.js';
 import { prefixOf } from '../../../shared/chunk-prefix.js';
 import { BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX, RAFT_ENTRY_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { encodeCommand } from '../../../storagenode/meta/command.js';
+import { K } from '../../../storagenode/meta/keys.js';
+import type { KvRange } from '../../../storagenode/meta/kv.js';
+import { MemKv } from '../../../storagenode/meta/mem-kv.js';
 import { coveredBytes } from '../../../storagenode/meta/ops/alloc.js';
+import { pack, unpack, type InodeRec } from '../../../storagenode/meta/records.js';
+import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
 import { Harness, ROOT } from './harness.js';
 
 async function slicesOf(h: Harness, ino: number, chunk = 0) {
@@ -115,7 +120,34 @@ t.test('allocBytes: the union of slices, holes excluded; truncate trims it', asy
   t.equal((await h.must('setattr', { ino: f.ino, size: 120, cred: ROOT })).allocBytes, 120);
   t.equal((await h.must('setattr', { ino: f.ino, size: 1 << 30, cred: ROOT })).allocBytes, 120, 'growing allocates nothing');
   const fresh = await h.create(1, 'g');
-  t.equal(fresh.allocBytes, undefined, 'never written: the client uses the size (0)');
+  t.equal(fresh.allocBytes, 0, 'never written: nothing allocated');
+});
+
+/** A store that counts its range scans: each is a LevelDB iterator on a node (a thread-pool round trip and a seek). */
+class CountingKv extends MemKv {
+  ranges = 0;
+  override range(r: KvRange) {
+    this.ranges++;
+    return super.range(r);
+  }
+}
+
+t.test('allocBytes: a new file starts at 0, so its first commit reads no chunks; a record without the field still gets it summed', async (t) => {
+  const kv = new CountingKv();
+  const h = new Harness(await MetaStateMachine.memory(kv));
+  h.autoReap = false; // its check for due orphans is a scan of its own
+  const f = await h.create(1, 'f');
+  kv.ranges = 0;
+  const w = await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: h.block(), off: 0 }], cred: ROOT });
+  t.equal(w.allocBytes, 100);
+  t.equal(kv.ranges, 0, 'no store scan');
+
+  // A record written by a build before `alloc` existed: the next commit sums the chunks it has.
+  const rec = unpack<InodeRec>((await kv.get(K.inode(f.ino)))!);
+  delete rec.alloc;
+  await kv.write([{ type: 'put', key: K.inode(f.ino), value: pack(rec) }]);
+  const again = await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 1, pos: 0, len: 10, block: h.block(), off: 0 }], cred: ROOT });
+  t.equal(again.allocBytes, 110, 'summed from the chunks, then grown');
 });
 
 t.test('coveredBytes counts overlapping ranges once', async (t) => {
