@@ -4,12 +4,10 @@ import { prefixOf } from '../../../shared/chunk-prefix.js';
 import { BLOCK_COMMIT_AGE_MS_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX, RAFT_ENTRY_BYTES_MAX, SLICES_PER_CHUNK_MAX } from '../../../shared/limits.js';
 import { encodeCommand } from '../../../storagenode/meta/command.js';
 import { K } from '../../../storagenode/meta/keys.js';
-import type { KvRange } from '../../../storagenode/meta/kv.js';
-import { MemKv } from '../../../storagenode/meta/mem-kv.js';
 import { coveredBytes } from '../../../storagenode/meta/ops/alloc.js';
 import { pack, unpack, type InodeRec } from '../../../storagenode/meta/records.js';
 import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
-import { Harness, ROOT } from './harness.js';
+import { CountingKv, Harness, ROOT } from './harness.js';
 
 async function slicesOf(h: Harness, ino: number, chunk = 0) {
   const r = await h.q('readChunk', { ino, chunk });
@@ -122,15 +120,6 @@ t.test('allocBytes: the union of slices, holes excluded; truncate trims it', asy
   const fresh = await h.create(1, 'g');
   t.equal(fresh.allocBytes, 0, 'never written: nothing allocated');
 });
-
-/** A store that counts its range scans: each is a LevelDB iterator on a node (a thread-pool round trip and a seek). */
-class CountingKv extends MemKv {
-  ranges = 0;
-  override range(r: KvRange) {
-    this.ranges++;
-    return super.range(r);
-  }
-}
 
 t.test('allocBytes: a new file starts at 0, so its first commit reads no chunks; a record without the field still gets it summed', async (t) => {
   const kv = new CountingKv();

@@ -1,9 +1,7 @@
 import t from 'tap';
-import type { KvRange } from '../../../storagenode/meta/kv.js';
-import { MemKv } from '../../../storagenode/meta/mem-kv.js';
 import { inoRuns, REAP_BATCH_MAX } from '../../../storagenode/meta/ops/lifecycle.js';
 import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
-import { ALICE, BOB, Harness, ROOT, ROOT_INO } from './harness.js';
+import { ALICE, BOB, CountingKv, Harness, ROOT, ROOT_INO } from './harness.js';
 
 /**
  * Unlinked files nobody has registered open wait out a grace period before they are deleted
@@ -106,15 +104,6 @@ t.test('grace: one reaping entry deletes at most REAP_BATCH_MAX inodes', async (
   t.same(await h.reap(), { ok: true, value: { reaped: REAP_BATCH_MAX, more: true } });
   t.same(await h.reap(), { ok: true, value: { reaped: 10, more: false } });
 });
-
-/** A store that counts its range scans: each is a LevelDB iterator on a node (a thread-pool round trip and a seek). */
-class CountingKv extends MemKv {
-  ranges = 0;
-  override range(r: KvRange) {
-    this.ranges++;
-    return super.range(r);
-  }
-}
 
 t.test('grace: a reaping entry scans chunks and xattrs once per run of consecutive inodes, and touches no other inode', async (t) => {
   const kv = new CountingKv();

@@ -4,12 +4,23 @@ import type { MetaReadOp, OpArgs, OpResults } from '../../../shared/protocol/ops
 import { timeFromMs, type Time } from '../../../shared/time.js';
 import { ROOT_CRED, ROOT_INO, type Attr, type Cred } from '../../../shared/types.js';
 import { encodeCommand, type CommandResults, type MetaCommand, type MetaCommandOp } from '../../../storagenode/meta/command.js';
+import type { KvRange } from '../../../storagenode/meta/kv.js';
+import { MemKv } from '../../../storagenode/meta/mem-kv.js';
 import { MetaStateMachine } from '../../../storagenode/meta/state-machine.js';
 
 export const ROOT = ROOT_CRED;
 export const ALICE: Cred = { uid: 1000, gid: 1000, groups: [] };
 export const BOB: Cred = { uid: 1001, gid: 1001, groups: [2000] };
 export { ROOT_INO };
+
+/** A store that counts its range scans: each is a LevelDB iterator on a node (a thread-pool round trip and a seek). */
+export class CountingKv extends MemKv {
+  ranges = 0;
+  override range(r: KvRange) {
+    this.ranges++;
+    return super.range(r);
+  }
+}
 
 type ArgsOf<O extends MetaCommandOp> = Extract<MetaCommand, { op: O }>['args'];
 
