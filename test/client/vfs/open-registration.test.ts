@@ -56,3 +56,31 @@ t.test('mount: a file open on one mount survives an unlink on another, and goes 
   writeFileSync(join(b.dir, 'fromB'), 'seen at open');
   t.equal(readFileSync(join(a.dir, 'fromB'), 'utf8'), 'seen at open', 'an open by name sees the other mount\'s file');
 });
+
+t.test('mount: files unlinked together are collected together, and a file numbered among them is kept', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3, nodeArgs: ['--orphan-grace-ms', String(GRACE_MS), '--reap-every-ms', '200'] });
+  const a = await mountFs(t, cluster.urls);
+  // More than one reaping entry holds (REAP_BATCH_MAX 256), numbered consecutively around the kept file.
+  const names = Array.from({ length: 300 }, (_, i) => `f${i}`);
+  const inos: number[] = [];
+  for (const [i, name] of names.entries()) {
+    if (i === 150) writeFileSync(join(a.dir, 'kept'), 'kept contents');
+    writeFileSync(join(a.dir, name), `contents of ${name}`);
+    inos.push(fstatInoOf(join(a.dir, name)));
+  }
+  const kept = fstatInoOf(join(a.dir, 'kept'));
+  t.ok(inos[149]! < kept && kept < inos[150]!, 'the kept file is numbered among them');
+  for (const name of names) unlinkSync(join(a.dir, name));
+  for (const ino of [inos[0]!, inos[149]!, inos[150]!, inos[299]!]) t.ok(await gone(cluster, ino), `inode ${ino} collected`);
+  const b = await mountFs(t, cluster.urls); // nothing cached: the bytes come from the cluster
+  t.equal(readFileSync(join(b.dir, 'kept'), 'utf8'), 'kept contents', 'the file numbered among them keeps its data');
+});
+
+function fstatInoOf(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return fstatSync(fd).ino;
+  } finally {
+    closeSync(fd);
+  }
+}
