@@ -8,7 +8,8 @@ import { storeWindow, type KernelPages } from './kernel-pages.js';
 import { FileReader, type Around } from './reader.js';
 import { O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY } from './perms.js';
 import { credOf, type OpContext, type VfsOptions } from './types.js';
-import { FileWriter, type CommitTimes } from './writer.js';
+import { FileWriter } from './writer.js';
+import { applyChange, DEFERRED_MAX, mayDefer, type AttrChange } from './deferred-attrs.js';
 
 /** What this mount knows of an inode while it is open or has buffered writes. */
 export interface InodeState {
@@ -40,6 +41,8 @@ export class Files {
   readonly handles = new Map<number, Handle>();
   readonly inodes = new Map<Ino, InodeState>();
   private nextFd = 1;
+  /** Inodes that have held deferred changes since the last settleDeferred looked (a superset of those holding some). */
+  private readonly deferring = new Set<Ino>();
   /** Told of attributes a commit returned, so cached stats of every name of the inode follow. */
   onAttr: (a: Attr) => void = () => {};
 
@@ -137,11 +140,20 @@ export class Files {
     if (st) st.attrAtMs = -Infinity;
   }
 
-  /** Attributes as this mount sees them: the cluster's, plus buffered writes not committed yet. */
+  /**
+   * Attributes as this mount sees them: the cluster's, plus buffered writes and deferred changes not
+   * committed yet.
+   */
   effective(a: Attr): Attr {
     const st = this.inodes.get(a.ino);
     if (!st) return a;
     if (a.version >= st.attr.version) st.attr = a;
+    let out = this.withWrites(st, a);
+    for (const d of st.writer.deferred) out = applyChange(out, d.change, d.at);
+    return out;
+  }
+
+  private withWrites(st: InodeState, a: Attr): Attr {
     if (!st.writer.dirty) return a;
     const t = timeFromMs(st.writer.lastWriteMs);
     const later = compareTime(t, a.mtime) > 0 ? t : a.mtime;
@@ -192,18 +204,46 @@ export class Files {
   }
 
   /**
-   * Makes this inode's buffered writes durable and visible (flush, fsync, before truncate and utimens).
-   * `times` ride on the last commit (FileWriter.flush): its attributes if they were applied, else null.
+   * Makes this inode's buffered writes and deferred changes durable and visible (flush, fsync, before
+   * truncate and other setattrs).
    */
-  async flushIno(ino: Ino, times?: CommitTimes): Promise<Attr | null> {
+  async flushIno(ino: Ino): Promise<void> {
     const st = this.inodes.get(ino);
-    if (!st) return null;
+    if (!st) return;
     try {
-      return await st.writer.flush(times);
+      await st.writer.flush();
     } catch (e) {
       st.writer.takeError();
       throw e;
     }
+  }
+
+  /**
+   * Holds a chmod, chown or utimens of `ino` for the commit of its buffered writes, if deferred-attrs.ts
+   * allows it on the attributes this mount shows: then the attributes with it, else null (send it now).
+   */
+  defer(ino: Ino, change: AttrChange): Attr | null {
+    const st = this.inodes.get(ino);
+    if (!st?.writer.dirty || st.writer.deferred.length >= DEFERRED_MAX) return null;
+    if (!mayDefer(this.effective(st.attr), change)) return null;
+    st.writer.defer(change, timeFromMs(this.o.clock.nowMs()));
+    this.deferring.add(ino);
+    return this.effective(st.attr);
+  }
+
+  /**
+   * Commits the deferred changes of `ino` (of every inode when undefined) that `which` selects, with
+   * the writes before them, for an op whose outcome they may decide. Errors wait for the file's close.
+   */
+  async settleDeferred(ino?: Ino, which: (c: AttrChange) => boolean = () => true): Promise<void> {
+    const inos = ino === undefined ? [...this.deferring] : [ino];
+    const due: InodeState[] = [];
+    for (const i of inos) {
+      const st = this.inodes.get(i);
+      if (!st?.writer.deferred.length) this.deferring.delete(i);
+      else if (st.writer.deferred.some((d) => which(d.change))) due.push(st);
+    }
+    if (due.length) await Promise.all(due.map((st) => st.writer.settleDeferred()));
   }
 
   /** Drops a handle; returns the inode when it was the last one of this mount. */

@@ -1,7 +1,7 @@
 import { FsError } from '../../shared/errno.js';
 import { FILE_BYTES_MAX } from '../../shared/limits.js';
 import type { Time } from '../../shared/time.js';
-import { S_ISGID, S_ISUID, type Attr, type Cred, type Ino } from '../../shared/types.js';
+import { S_ISGID, S_ISUID, type Attr, type Ino } from '../../shared/types.js';
 import type { Files } from './files.js';
 import type { PathCache } from './paths.js';
 import { O_ACCMODE, O_RDONLY } from './perms.js';
@@ -11,9 +11,9 @@ export type TimeArg = Time | 'now' | undefined; // undefined: UTIME_OMIT
 type SetattrChange = { mode?: number; uid?: number; gid?: number; size?: number; atime?: TimeArg; mtime?: TimeArg; killPriv?: boolean };
 
 /**
- * chmod, chown, utimens and truncate (by path or descriptor): each is one setattr entry, or for
- * utimens of a file with buffered writes, the last commitWrite of their flush (see flushFirst).
- * Throws FsError; the Vfs turns it into the op's errno.
+ * chmod, chown, utimens and truncate (by path or descriptor): each is one setattr entry, or for a
+ * file with buffered writes, a change that rides on their commit (deferred-attrs.ts). Throws
+ * FsError; the Vfs turns it into the op's errno.
  */
 export class Setattrs {
   constructor(
@@ -77,31 +77,18 @@ export class Setattrs {
     const args: Parameters<typeof this.cluster.meta<'setattr'>>[1] = { ino, cred: credOf(ctx) };
     for (const [k, v] of Object.entries(change)) if (v !== undefined) (args as Record<string, unknown>)[k] = v;
     if (change.size !== undefined && change.size > FILE_BYTES_MAX) throw new FsError('EFBIG');
-    const attr = (await this.flushFirst(ino, change, args.cred)) ?? (await this.cluster.meta('setattr', args));
+    const { ino: _, size, ...rest } = args;
+    const deferred = size === undefined ? this.files.defer(ino, rest) : null;
+    if (deferred) return deferred;
+    // Buffered writes and changes deferred before this one land first, so all apply in the order made;
+    // and times after the writes, or the commit would stamp its own time over them.
+    await this.files.flushIno(ino);
+    const attr = await this.cluster.meta('setattr', args);
     this.changed(attr);
-    if (change.size !== undefined) {
+    if (size !== undefined) {
       this.files.truncated(attr);
       await this.files.settlePages(ino); // no page of the old contents may land after the kernel's cut
     }
     return this.files.effective(attr);
-  }
-
-  /**
-   * Buffered writes land first, then the cut; and before times, or their later commit would stamp the
-   * commit time over them (tar sets mtime before close: it came out as the extraction time). A change
-   * of times alone rides on the flush's last commitWrite: one Raft entry instead of two (tar's
-   * utimensat after each file's write; docs/perf-meta.md). Returns the attributes if the times were
-   * set so, null if the setattr is still to be sent (nothing was buffered, or the entry with the
-   * times was refused: then the data went alone, and the setattr reports the times' errno).
-   */
-  private async flushFirst(ino: Ino, change: SetattrChange, cred: Cred): Promise<Attr | null> {
-    const { atime, mtime, ...rest } = change;
-    const times = atime !== undefined || mtime !== undefined;
-    if (!times && change.size === undefined) return null;
-    if (!times || Object.values(rest).some((v) => v !== undefined)) {
-      await this.files.flushIno(ino);
-      return null;
-    }
-    return this.files.flushIno(ino, { ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}), cred });
   }
 }

@@ -29,7 +29,9 @@ export class Vfs {
     this.paths = new PathCache(o.cluster, o.clock, o.namesTtlMs ?? o.pathTtlMs);
     this.files = new Files(o);
     this.files.onAttr = (a) => { this.paths.updated(a); this.kernel?.learn(a); };
-    this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs);
+    // An xattr change waits for deferred changes of its file (a chown's takes file capabilities away
+    // after it); reading security.capability only for such a chown's.
+    this.xattrs = new Xattrs(o.cluster, this.paths, o.clock, o.pathTtlMs, (ino, write) => this.files.settleDeferred(ino, write ? undefined : (c) => !!c.killPriv));
     this.setattrs = new Setattrs(o.cluster, this.paths, this.files, (a) => this.attrChanged(a));
     this.registrations = new OpenRegistrations(o.cluster, o.log);
     o.cluster.onNewSession?.(() => void this.registrations.reregister(this.files.openHandles()));
@@ -110,7 +112,7 @@ export class Vfs {
 
   access(ctx: OpContext, path: string, mask: number): Promise<FsResult<void>> {
     return this.run(`access ${path}`, async () => {
-      const attr = await this.paths.attr(path);
+      const attr = this.files.effective(await this.paths.attr(path));
       if (mask && !mayAccess(attr, credOf(ctx), mask)) throw new FsError('EACCES');
     });
   }
@@ -189,6 +191,7 @@ export class Vfs {
 
   link(ctx: OpContext, from: string, to: string): Promise<FsResult<Attr>> {
     return this.run(`link ${from} ${to}`, async () => {
+      await this.files.settleDeferred(); // the cluster checks them as they will be
       const src = await this.paths.attr(from);
       const { parent, name } = await this.parentOf(to);
       return this.dirChange(to, parent, async () => {
@@ -205,6 +208,7 @@ export class Vfs {
     return this.run(`unlink ${path}`, async () => {
       // libfuse's last close of a file it hid (see rename): the cluster unlinked it already.
       if (this.paths.hiddenIno(path, true) !== undefined) return;
+      await this.files.settleDeferred(); // a sticky directory lets the file's owner unlink it
       const { parent, name } = await this.parentOf(path);
       const cached = this.paths.cachedIno(path);
       const t = this.paths.beginDirChange(parent);
@@ -242,6 +246,7 @@ export class Vfs {
   rename(ctx: OpContext, from: string, to: string, flags = 0): Promise<FsResult<void>> {
     return this.run(`rename ${from} ${to}`, async () => {
       if (PathCache.isHiddenPath(to) && !flags) return this.hideOpen(ctx, from, to);
+      await this.files.settleDeferred(); // a sticky directory lets the file's owner rename it
       const a = await this.parentOf(from);
       const b = await this.parentOf(to);
       const moved = this.paths.cachedIno(from);
@@ -297,6 +302,7 @@ export class Vfs {
 
   open(ctx: OpContext, path: string, flags: number): Promise<FsResult<number>> {
     return this.run(`open ${path}`, async () => {
+      await this.files.settleDeferred(); // the cluster decides the open on the mode and owner as they will be
       // By name: one request resolves, checks, registers and revalidates (no lookup before it). A
       // truncating open needs the inode first, to land this mount's buffered writes before the cut.
       if (!(flags & O_TRUNC) && path !== '/' && path !== '' && this.paths.hiddenIno(path) === undefined) return this.openByName(ctx, path, flags);
@@ -378,6 +384,7 @@ export class Vfs {
       } catch (e) {
         // Another mount created it since the kernel looked: without O_EXCL, open the file that is there.
         if (toErrno(e) !== 'EEXIST' || flags & O_EXCL) throw e;
+        await this.files.settleDeferred();
         return this.openIno(ctx, await this.paths.attr(path, true), flags & ~O_CREAT);
       }
       this.xattrs.noneYet(attr.ino); // a new file has no xattrs: its first write needs no capability lookup
@@ -396,6 +403,7 @@ export class Vfs {
       // Linux's file_remove_privs does, before it returns (fstat on the descriptor shows it at once).
       // The commit takes them (and file capabilities) again in its own entry, whatever this mount held.
       const h = this.files.handle(fd);
+      await this.files.settleDeferred(h.ino); // a deferred chmod may have given setuid back
       if (ctx.uid !== 0 && (h.flags & O_ACCMODE) !== O_RDONLY && holdsPrivs(this.files.attrOf(h.ino), ctx)) await this.setattrs.dropPrivs(ctx, h.ino);
       return this.files.write(ctx, fd, off, data);
     });

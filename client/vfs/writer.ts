@@ -2,16 +2,16 @@ import { makeBlockId } from '../../shared/block-id.js';
 import { FsError, type Errno } from '../../shared/errno.js';
 import { BLOCK_BYTES_MAX, CHUNK_BYTES, COMMIT_SLICES_MAX } from '../../shared/limits.js';
 import type { OpArgs } from '../../shared/protocol/ops.js';
+import type { Time } from '../../shared/time.js';
 import type { Attr, Cred } from '../../shared/types.js';
 import { BLOCK_PUT_PREFIX_BYTES_MAX } from '../../shared/wire/block-put-frame.js';
 import { IN_PLACE_MIN_BYTES, lendRoom } from '../../shared/wire/room.js';
 import { refusedWhole, toErrno } from '../rpc/errno.js';
 import { COMMIT_GROUP_CHUNK_SLICES_MAX, COMPACT_SLICES_MIN, type Compactor } from './compact.js';
+import type { AttrChange } from './deferred-attrs.js';
 import { overlayInto } from './slices.js';
 import type { VfsOptions } from './types.js';
 
-/** A utimens that rides on the last commitWrite of the flush it forced (storagenode/meta/ops/times.ts). */
-export type CommitTimes = NonNullable<OpArgs<'commitWrite'>['times']>;
 
 /** A run of contiguous bytes written through this mount and not yet committed. */
 export interface Run {
@@ -68,6 +68,12 @@ export class FileWriter {
   private commitTimer: NodeJS.Timeout | null = null;
   private error: Errno | null = null;
   private cred: Cred | null = null;
+  /** chmod/chown/utimens made after the buffered writes, for the flush's last commit (deferred-attrs.ts), each with when it was made. */
+  deferred: { change: AttrChange; at: Time }[] = [];
+  /** The commit of `deferred` that a write or another op waits for (settleDeferred). */
+  private settling: Promise<void> | null = null;
+  /** A deferred change the cluster refused after its caller was answered: reported by the next flush. */
+  private lateError: Errno | null = null;
   /** Sealed small runs waiting to be uploaded together, and their bytes. */
   private pack: Run[] = [];
   private packBytes = 0;
@@ -103,6 +109,9 @@ export class FileWriter {
 
   /** Buffers a write. Synchronous up to the buffer, so writes keep their arrival order; then waits if too much is uploading. */
   async write(off: number, data: Uint8Array, cred: Cred): Promise<void> {
+    // Changes deferred before this write are committed with the data before it: a later commit would
+    // apply them after this write's bytes (an unprivileged write takes setuid that a chmod gave back).
+    if (this.deferred.length || this.settling) await this.settleDeferred();
     if (this.error) throw new FsError(this.error, `an earlier upload of inode ${this.ino} failed`);
     this.cred = cred;
     this.lastWriteMs = this.o.clock.nowMs();
@@ -201,35 +210,61 @@ export class FileWriter {
     this.commitTimer.unref?.();
   }
 
+  /** Holds `change` for the next flush's last commit (the caller checked mayDefer). */
+  defer(change: AttrChange, at: Time): void {
+    this.deferred.push({ change, at });
+  }
+
   /**
-   * Seals the open run and commits everything buffered; resolves when it is durable and visible.
-   * `times` ride on the last commitWrite: then the attributes after both are returned, and null if
-   * the times were not applied (nothing was left to commit, or they were refused) and must be sent.
+   * Commits the deferred changes (with everything buffered) for a write or an op that must see them
+   * applied, including changes deferred while an earlier such commit was under way. Any error is
+   * kept for the next flush to report, where the application hears of it.
    */
-  async flush(times?: CommitTimes): Promise<Attr | null> {
+  async settleDeferred(): Promise<void> {
+    while (this.deferred.length || this.settling) {
+      this.settling ??= this.flush().catch((e: unknown) => {
+        // A failed commit of data leaves `error` set (reported at the next flush); a refused change is kept.
+        if (!this.error) this.lateError ??= toErrno(e, `deferred attribute change of inode ${this.ino}`);
+      }).finally(() => {
+        this.settling = null;
+      });
+      await this.settling;
+    }
+  }
+
+  /**
+   * Seals the open run and commits everything buffered, with the deferred changes on the last
+   * commitWrite; resolves when it is durable and visible. A change refused then was answered already:
+   * the data is committed without it, the others are applied one by one, and this throws its errno.
+   */
+  async flush(): Promise<void> {
     const open = this.runs[this.runs.length - 1];
     if (open && !open.sealed) this.seal(open);
-    return this.commit(times);
+    const changes = this.deferred.splice(0).map((d) => d.change);
+    await this.commit(changes);
+    const late = this.lateError;
+    this.lateError = null;
+    if (late) throw new FsError(late, `a chmod, chown or utimens of inode ${this.ino} was refused at its commit`);
   }
 
   /**
    * Commits the sealed runs present now, in write order, after their uploads (blocks are stored before
    * the metadata commit, invariant 2). Commits of one inode are chained so they apply in order.
    */
-  commit(times?: CommitTimes): Promise<Attr | null> {
-    const next = this.commitChain.then(() => this.commitSealed(times));
+  commit(changes: AttrChange[] = []): Promise<void> {
+    const next = this.commitChain.then(() => this.commitSealed(changes));
     this.commitChain = next.then(() => {}, () => {});
     return next;
   }
 
-  private async commitSealed(times: CommitTimes | undefined): Promise<Attr | null> {
+  private async commitSealed(changes: AttrChange[]): Promise<void> {
     if (this.error) throw new FsError(this.error, `inode ${this.ino} lost buffered writes`);
     const batch: Run[] = [];
     for (const r of this.runs) {
       if (!r.sealed) break;
       batch.push(r);
     }
-    if (!batch.length) return null;
+    if (!batch.length) return this.changeAlone(changes);
     this.sendPack(); // packed runs of this batch are uploaded now
     try {
       await Promise.all(batch.map((r) => r.upload));
@@ -242,11 +277,11 @@ export class FileWriter {
     });
     const chunks = new Set(slices.map((s) => s.chunk));
     let attr: Attr | null = null;
-    let timesSet = false;
+    let refused = false;
     const groups = commitGroups(slices);
     for (const [i, group] of groups.entries()) {
       try {
-        if (times && i === groups.length - 1) ({ attr, timesSet } = await this.commitWithTimes(group, times));
+        if (changes.length && i === groups.length - 1) ({ attr, refused } = await this.commitWithChanges(group, changes));
         else attr = await this.commitGroup(group);
       } catch (e) {
         this.error = toErrno(e, `commit of inode ${this.ino}`);
@@ -259,28 +294,40 @@ export class FileWriter {
     for (const r of batch) this.sealedBytes -= r.len;
     this.onCommitted(attr!, chunks);
     this.countForCompaction(slices);
-    return timesSet ? attr : null;
+    if (refused) await this.changeAlone(changes);
   }
 
   /**
-   * The last commitWrite of a flush, carrying the utimens that forced it. If that entry is refused
-   * (rolled back whole, data too), the data is committed alone: its own errno, if any, comes from
-   * that commit, and the caller sends the times as a setattr, which reports theirs.
+   * The last commitWrite of a flush, carrying the deferred changes. If that entry is refused (rolled
+   * back whole, data too), the data is committed alone and `refused` says the changes are still to go.
    */
-  private async commitWithTimes(group: OpArgs<'commitWrite'>['slices'], times: CommitTimes): Promise<{ attr: Attr; timesSet: boolean }> {
+  private async commitWithChanges(group: OpArgs<'commitWrite'>['slices'], changes: AttrChange[]): Promise<{ attr: Attr; refused: boolean }> {
     try {
-      return { attr: await this.commitGroup(group, times), timesSet: true };
+      return { attr: await this.commitGroup(group, changes), refused: false };
     } catch (e) {
       if (!refusedWhole(e)) throw e;
-      return { attr: await this.commitGroup(group), timesSet: false };
+      return { attr: await this.commitGroup(group), refused: true };
     }
   }
 
+  /** Deferred changes with no data left to ride on, or refused with it: a setattr each, in order; throws the first refusal. */
+  private async changeAlone(changes: AttrChange[]): Promise<void> {
+    let first: Errno | null = null;
+    for (const change of changes) {
+      try {
+        this.onCommitted(await this.o.cluster.meta('setattr', { ino: this.ino, ...change }), new Set());
+      } catch (e) {
+        first ??= toErrno(e, `setattr of inode ${this.ino}`);
+      }
+    }
+    if (first) throw new FsError(first, `a chmod, chown or utimens of inode ${this.ino} was refused at its commit`);
+  }
+
   /** One commitWrite; a chunk full of slices (EFBIG) is compacted and the commit tried again. */
-  private async commitGroup(group: OpArgs<'commitWrite'>['slices'], times?: CommitTimes): Promise<Attr> {
+  private async commitGroup(group: OpArgs<'commitWrite'>['slices'], attrs?: AttrChange[]): Promise<Attr> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: group, cred: this.cred!, ...(times ? { times } : {}) });
+        return await this.o.cluster.meta('commitWrite', { ino: this.ino, slices: group, cred: this.cred!, ...(attrs ? { attrs } : {}) });
       } catch (e) {
         if (toErrno(e) !== 'EFBIG' || !this.compactor || attempt >= EFBIG_RETRIES_MAX) throw e;
         for (const c of new Set(group.map((s) => s.chunk))) {

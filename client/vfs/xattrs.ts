@@ -18,7 +18,11 @@ export class Xattrs {
   /** Moves at every xattr change made through this mount: an answer asked for before one is not remembered. */
   private epoch = 0;
 
-  constructor(private readonly cluster: ClusterApi, private readonly paths: PathCache, private readonly clock: VfsClock, private readonly ttlMs: number) {}
+  constructor(
+    private readonly cluster: ClusterApi, private readonly paths: PathCache, private readonly clock: VfsClock, private readonly ttlMs: number,
+    /** Before asking the cluster about `ino`'s xattrs (write: to change them): lands what this mount holds back that they depend on. */
+    private readonly settle: (ino: number, write: boolean) => Promise<void> = async () => {},
+  ) {}
 
   /** An inode this mount just created: it has no xattrs, so security.capability needs no round trip for a while. */
   noneYet(ino: number): void {
@@ -50,6 +54,7 @@ export class Xattrs {
     return this.run(`setxattr ${path} ${name}`, async () => {
       checkName(name);
       const ino = (await this.paths.attr(path)).ino;
+      await this.settle(ino, true);
       this.noCap.delete(ino);
       this.epoch++;
       try {
@@ -75,6 +80,7 @@ export class Xattrs {
       const cap = name === 'security.capability';
       const ino = (await this.paths.attr(path)).ino;
       if (cap && this.noCapFresh(ino, path)) throw new FsError('ENODATA');
+      await this.settle(ino, false);
       return sized(Buffer.from(await this.fetch(ino, name)), size);
     });
   }
@@ -127,6 +133,7 @@ export class Xattrs {
   list(_ctx: OpContext, path: string, size?: number): Promise<FsResult<Buffer | number>> {
     return this.run(`listxattr ${path}`, async () => {
       const ino = (await this.paths.attr(path)).ino;
+      await this.settle(ino, false);
       const names = (await this.cluster.meta('listxattr', { ino })).names;
       return sized(Buffer.concat(names.map((n) => Buffer.from(n + '\0'))), size);
     });
@@ -136,6 +143,7 @@ export class Xattrs {
     return this.run(`removexattr ${path} ${name}`, async () => {
       checkName(name);
       const ino = (await this.paths.attr(path)).ino;
+      await this.settle(ino, true);
       this.noCap.delete(ino);
       this.epoch++;
       try {

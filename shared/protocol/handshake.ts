@@ -12,6 +12,7 @@
  * 6: nodes store chunk records in a form version-5 nodes cannot read (storagenode/meta/chunk-codec.ts),
  *    and snapshots carry them between peers; setattr `killPriv` (the kernel leaves clearing
  *    setuid/setgid and file capabilities to the file system: client/fuse/BINDING.md).
+ * 7: commitWrite `attrs` (chmod, chown and utimens made while the file's writes were buffered).
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 export const CLUSTER_ID_DEFAULT = 'tidefs';

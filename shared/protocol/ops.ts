@@ -47,6 +47,16 @@ const timeArg = (x: unknown, p: string) => (x === 'now' ? ('now' as const) : tim
  * whole entry is, data included.
  */
 const commitTimes = object({ atime: optional(timeArg), mtime: optional(timeArg), cred });
+/**
+ * chmod, chown and utimens of a file with buffered writes, made on the mount that holds them and
+ * carried by the commit of those writes (client/vfs/deferred-attrs.ts): applied after the data, in
+ * order, each with setattr's rules and its own caller's `cred`. A refusal fails the whole entry.
+ */
+export const ATTR_CHANGES_MAX = 16;
+const attrChange = object({
+  cred, mode: optional(uint(0o7777)), uid: optional(uint(0xffffffff)), gid: optional(uint(0xffffffff)),
+  atime: optional(timeArg), mtime: optional(timeArg), killPriv: optional(bool),
+});
 
 export const OPS = {
   // Handshake (shared/protocol/handshake.ts): must be the first request on a connection.
@@ -84,8 +94,15 @@ export const OPS = {
   }),
   setxattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), value: bytes({ maxBytes: XATTR_VALUE_BYTES_MAX * 2 }), flags: uint(3), cred, session: optional(session), seq }),
   removexattr: object({ ino, name: str({ maxBytes: XATTR_NAME_BYTES_MAX * 4 }), cred, session: optional(session), seq }),
-  /** Makes already-stored blocks part of a file: the only way data becomes visible. `times`: see commitTimes. */
-  commitWrite: object({ ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, times: optional(commitTimes), session: optional(session), seq, releases, opens }),
+  /**
+   * Makes already-stored blocks part of a file: the only way data becomes visible. `times`: see
+   * commitTimes (sent by version-5 and -6 clients; entries in logs of those versions carry it),
+   * `attrs`: see attrChange.
+   */
+  commitWrite: object({
+    ino, slices: array(chunkSlice, COMMIT_SLICES_MAX), cred, times: optional(commitTimes), attrs: optional(array(attrChange, ATTR_CHANGES_MAX)),
+    session: optional(session), seq, releases, opens,
+  }),
   /**
    * Compaction (storagenode/meta/ops/compact.ts): replaces the chunk's first `oldCount` slices, which
    * must digest to `oldDigest` (shared/chunk-prefix.ts: exactly what the client read), by `slices` (new

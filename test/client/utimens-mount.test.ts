@@ -1,9 +1,15 @@
 // How GNU tar extracts a regular file, through a real mount: create, write (buffered by the client),
-// futimens with explicit times, fchown, fchmod, close. The times ride on the commit of the buffered
-// data (one commitWrite, no setattr for them: docs/perf-meta.md), and another mount sees the data,
-// owner, mode and the explicit mtime as soon as close returned.
+// futimens with explicit times, fchown, fchmod, close. The three changes wait for the commit of the
+// buffered data and ride on it (one commitWrite, no setattr: client/vfs/deferred-attrs.ts); the
+// descriptor shows them at once, and another mount sees the data, owner, mode and the explicit mtime
+// as soon as close returned.
 import t from 'tap';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync, mkdtempSync, openSync,
+  readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster } from '../helpers/cluster.js';
 import { mountFs, requestsSent } from '../helpers/mount.js';
@@ -11,7 +17,7 @@ import { mountFs, requestsSent } from '../helpers/mount.js';
 const cluster = await startCluster(t, { nodes: 3 });
 const b = await mountFs(t, cluster.urls);
 
-t.test('write, futimens, fchown, fchmod, close: one commitWrite, setattr only for fchown and fchmod; another mount sees it all', async (t) => {
+t.test('write, futimens, fchown, fchmod, close: one commitWrite and no setattr; fstat and another mount see it all', async (t) => {
   mkdirSync(join(b.dir, 'x'));
   // Mounted after the directory exists: its request counts are those of the extraction only.
   const a = await mountFs(t, cluster.urls);
@@ -22,6 +28,8 @@ t.test('write, futimens, fchown, fchmod, close: one commitWrite, setattr only fo
   futimesSync(fd, atimeS, mtimeS);
   fchownSync(fd, 1234, 5678);
   fchmodSync(fd, 0o640);
+  const open = fstatSync(fd, { bigint: true });
+  t.same([open.uid, open.gid, open.mode, open.mtimeNs], [1234n, 5678n, BigInt(constants.S_IFREG | 0o640), 981_173_106_250_000_000n], 'fstat before the close');
   closeSync(fd);
 
   const seen = statSync(join(b.dir, 'x', 'member'), { bigint: true });
@@ -31,7 +39,36 @@ t.test('write, futimens, fchown, fchmod, close: one commitWrite, setattr only fo
   t.ok(readFileSync(join(b.dir, 'x', 'member')).equals(data), 'the data, on the other mount');
 
   const sent = requestsSent(await a.unmount());
-  t.equal(sent.count('commitWrite'), 1, 'one commitWrite, carrying the times');
-  t.equal(sent.count('setattr'), 2, 'setattr for fchown and fchmod, none for the times');
+  t.equal(sent.count('commitWrite'), 1, 'one commitWrite, carrying times, owner and mode');
+  t.equal(sent.count('setattr'), 0, 'no setattr');
   t.equal(sent.count('mknod'), 1, 'the create');
+});
+
+t.test('tar -x through a mount: every member has its mode, owner, mtime and bytes on another mount', async (t) => {
+  const src = mkdtempSync(join(tmpdir(), 'tidefs-tar-'));
+  t.teardown(() => rmSync(src, { recursive: true, force: true }));
+  const members: { name: string; mode: number; uid: number; mtime: number; data: Buffer }[] = [];
+  mkdirSync(join(src, 'tree'));
+  for (let i = 0; i < 40; i++) {
+    const m = { name: `f${i}`, mode: [0o644, 0o600, 0o755, 0o4755, 0o640][i % 5]!, uid: 1000 + (i % 3), mtime: 1_000_000_000 + i * 86_400, data: Buffer.alloc(100 + i * 401, 97 + (i % 26)) };
+    const p = join(src, 'tree', m.name);
+    writeFileSync(p, m.data);
+    chownSync(p, m.uid, m.uid);
+    chmodSync(p, m.mode); // after chown, which takes setuid
+    utimesSync(p, m.mtime, m.mtime);
+    members.push(m);
+  }
+  execFileSync('tar', ['-cf', join(src, 't.tar'), '-C', src, 'tree']);
+  const a = await mountFs(t, cluster.urls);
+  execFileSync('tar', ['-xf', join(src, 't.tar'), '-C', a.dir]);
+  for (const m of members) {
+    const st = statSync(join(b.dir, 'tree', m.name));
+    const ok = st.mode === (constants.S_IFREG | m.mode) && st.uid === m.uid && st.gid === m.uid && st.mtimeMs === m.mtime * 1000 &&
+      readFileSync(join(b.dir, 'tree', m.name)).equals(m.data);
+    if (!ok) t.fail(`${m.name}: mode ${st.mode.toString(8)} uid ${st.uid} gid ${st.gid} mtime ${st.mtimeMs}, archived ${m.mode.toString(8)} ${m.uid} ${m.mtime * 1000}`);
+  }
+  t.pass('all members checked on the other mount');
+  const sent = requestsSent(await a.unmount());
+  t.equal(sent.count('commitWrite'), members.length, 'one commitWrite per file');
+  t.ok(sent.count('setattr') <= 3, `setattr only for the directory (${sent.count('setattr')})`);
 });

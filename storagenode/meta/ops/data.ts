@@ -14,6 +14,7 @@ import { dropCaps, dropSetid } from './privs.js';
 import { addRef } from './lifecycle.js';
 import { carrying } from './carried.js';
 import { checkTimes, setTimes } from './times.js';
+import { changeAttrs } from './attrs.js';
 
 type ChunkSlice = OpArgs<'commitWrite'>['slices'][number];
 
@@ -110,6 +111,12 @@ async function commitWriteOp(tx: Tx, a: OpArgs<'commitWrite'>): Res<OpResults['c
     const bad = checkTimes(rec, a.times.cred, a.times);
     if (bad) return fail(bad);
     setTimes(rec, a.times, tx.now);
+  }
+  // chmod, chown and utimens made on the writer's mount after these writes: as if each were the next
+  // entry, and like `times` a refusal fails this one whole.
+  for (const change of a.attrs ?? []) {
+    const bad = await changeAttrs(tx, rec, change);
+    if (bad) return fail(bad);
   }
   tx.putInode(rec);
   return ok(toAttr(rec));

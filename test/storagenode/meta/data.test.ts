@@ -86,6 +86,44 @@ t.test('commitWrite whose times are refused fails whole: no data, size, version 
     'times are validated like setattr\'s');
 });
 
+t.test('commitWrite attrs: chmod, chown and utimens after the data, in order, each on its own cred', async (t) => {
+  const h = await Harness.create();
+  const pub = await h.mkdir(1, 'pub', ROOT, 0o777);
+  const f = await h.create(pub.ino, 'f', ALICE, 0o755);
+  const b = h.block();
+  h.nowMs += 1000;
+  const a = await h.must('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred: ALICE, attrs: [
+    { cred: ALICE, mtime: [5, 6], atime: [7, 8] },
+    { cred: ALICE, mode: 0o4755 }, // after the data: this unprivileged write does not take it away
+    { cred: ROOT, uid: 1234, gid: 5678 }, // root's chown keeps setuid...
+    { cred: ROOT, killPriv: true }, // ...unless asked to drop it, as the client's chown does
+    { cred: ROOT, mode: 0o640 },
+  ] });
+  t.match(a, { size: 100, version: 1, mtime: [5, 6], atime: [7, 8], ctime: h.now(), uid: 1234, gid: 5678, mode: 0o100640 });
+  t.same(await h.attr(f.ino), a, 'what a reader sees');
+  const g = await h.create(pub.ino, 'g', ALICE, 0o755);
+  const b2 = await h.must('commitWrite', { ino: g.ino, slices: [{ chunk: 0, pos: 0, len: 1, block: h.block(), off: 0 }], cred: ALICE, attrs: [{ cred: ALICE, mode: 0o4755 }] });
+  t.equal(b2.mode & S_ISUID, S_ISUID, 'setuid set after an unprivileged write stays');
+});
+
+t.test('commitWrite whose attrs are refused fails whole', async (t) => {
+  const h = await Harness.create();
+  const pub = await h.mkdir(1, 'pub', ROOT, 0o777);
+  const f = await h.create(pub.ino, 'f', ALICE, 0o666);
+  const before = await h.attr(f.ino);
+  const b = h.block();
+  h.nowMs += 1000;
+  const write = (attrs: NonNullable<Parameters<typeof h.run<'commitWrite'>>[1]['attrs']>) =>
+    h.errno('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred: ALICE, attrs });
+  t.equal(await write([{ cred: ALICE, mode: 0o600 }, { cred: BOB, mode: 0o777 }]), 'EPERM', "the second change is not BOB's to make");
+  t.equal(await write([{ cred: ALICE, uid: BOB.uid }]), 'EPERM', 'only root gives a file away');
+  t.same(await h.attr(f.ino), before, 'attributes as before, the first chmod included');
+  t.same((await chunk(h, f.ino)).slices, [], 'no slices');
+  t.same(await h.sm.blocksReferenced([b]), [false], 'no block reference');
+  t.equal(await h.errno('commitWrite', { ino: f.ino, slices: [], cred: ROOT, attrs: Array.from({ length: 17 }, () => ({ cred: ROOT, mode: 0o600 })) }), 'EINVAL',
+    'at most ATTR_CHANGES_MAX');
+});
+
 t.test('refuses blocks older than BLOCK_COMMIT_AGE_MS_MAX and slices past the chunk with EINVAL', async (t) => {
   const h = await Harness.create();
   const f = await h.create(1, 'f');

@@ -1,0 +1,54 @@
+import { ATTR_CHANGES_MAX, type OpArgs } from '../../shared/protocol/ops.js';
+import { setidDropped } from '../../shared/privs.js';
+import type { Time } from '../../shared/time.js';
+import { S_IFMT, S_ISGID, S_ISUID, type Attr } from '../../shared/types.js';
+import { mayAccess, W_OK } from './perms.js';
+
+/**
+ * chmod, chown and utimens of a file this mount is writing wait for the commit of its buffered
+ * writes and ride on it (commitWrite `attrs`): tar, cp -p and rsync set times, owner and mode after
+ * writing a file and before closing it, and each would otherwise be a quorum commit of its own
+ * (docs/perf-meta.md, "Session 13"). Until then this mount shows the file with them applied
+ * (Files.effective), and everything that could tell the difference waits for them (Vfs: open, link,
+ * unlink, rename, xattrs; a write commits them first, so they stay ordered after the data before them).
+ * Other mounts see them at the close, as they see the data (close-to-open).
+ */
+export type AttrChange = NonNullable<OpArgs<'commitWrite'>['attrs']>[number];
+
+/** Changes one file may hold before the next of them commits what it holds first. */
+export const DEFERRED_MAX = ATTR_CHANGES_MAX;
+
+const isSet = (t: AttrChange['atime']): boolean => t !== undefined;
+
+/**
+ * Whether the cluster is sure to accept `c` on a file with attributes `a` (storagenode/meta/ops/attrs.ts
+ * decides it again at the commit): root's changes, the owner's chmod (unless it asks for setgid, which
+ * may be taken away) and utimens, and 'now' times by anyone who may write. Others are sent at once,
+ * so their errors reach the caller.
+ */
+export function mayDefer(a: Attr, c: AttrChange): boolean {
+  const { cred } = c;
+  if (a.type !== 'file') return false;
+  if (cred.uid === 0) return true;
+  if (c.uid !== undefined || c.gid !== undefined || c.killPriv) return false;
+  const owner = cred.uid === a.uid;
+  if (c.mode !== undefined && (!owner || c.mode & S_ISGID)) return false;
+  const explicit = (isSet(c.atime) && c.atime !== 'now') || (isSet(c.mtime) && c.mtime !== 'now');
+  if (explicit && !owner) return false;
+  if ((isSet(c.atime) || isSet(c.mtime)) && !owner && !mayAccess(a, cred, W_OK)) return false;
+  return true;
+}
+
+/** `a` after `c`, as the state machine applies it (mode, owner, privileges, times, ctime). */
+export function applyChange(a: Attr, c: AttrChange, now: Time): Attr {
+  const out = { ...a };
+  if (c.mode !== undefined) out.mode = (out.mode & S_IFMT) | (c.mode & 0o7777);
+  if (c.uid !== undefined) out.uid = c.uid;
+  if (c.gid !== undefined) out.gid = c.gid;
+  if ((c.uid !== undefined || c.gid !== undefined) && c.cred.uid !== 0) out.mode &= ~(S_ISUID | S_ISGID);
+  if (c.killPriv) out.mode &= ~setidDropped(out.mode, out.gid, c.cred);
+  if (c.atime !== undefined) out.atime = c.atime === 'now' ? now : c.atime;
+  if (c.mtime !== undefined) out.mtime = c.mtime === 'now' ? now : c.mtime;
+  out.ctime = now;
+  return out;
+}
