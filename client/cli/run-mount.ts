@@ -5,6 +5,7 @@ import { createLogger } from '../../shared/log.js';
 import { ClusterClient } from '../rpc/cluster-client.js';
 import { setErrnoLogger } from '../rpc/errno.js';
 import { KERNEL_CACHE_SEC, NAMES_CACHE_SEC } from '../vfs/kernel-cache.js';
+import { DEFER_ATTRS_MS } from '../vfs/deferred-attrs.js';
 import { Vfs } from '../vfs/vfs.js';
 import { VfsLocks } from '../vfs/locks.js';
 import type { Logger } from '../../shared/log.js';
@@ -89,6 +90,7 @@ export async function runMount(a: MountArgs): Promise<number> {
     log: log.child('vfs'),
     pathTtlMs: a.strict ? 0 : KERNEL_CACHE_SEC * 1000, // kept coherent like the kernel's (kernel-cache.ts)
     namesTtlMs: a.strict ? 0 : NAMES_CACHE_SEC * 1000,
+    deferAttrsMs: a.strict ? 0 : DEFER_ATTRS_MS,
   });
   locks = wireLocks(client, vfs, log);
   let mounted;

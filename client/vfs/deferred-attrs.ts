@@ -11,9 +11,17 @@ import { mayAccess, W_OK } from './perms.js';
  * (docs/perf-meta.md, "Session 13"). Until then this mount shows the file with them applied
  * (Files.effective), and everything that could tell the difference waits for them (Vfs: open, link,
  * unlink, rename, xattrs; a write commits them first, so they stay ordered after the data before them).
- * Other mounts see them at the close, as they see the data (close-to-open).
+ * Other mounts see them at the close, as they see the data (close-to-open), or DEFER_ATTRS_MS after
+ * they were made if the file stays open that long; strict mounts defer nothing.
  */
 export type AttrChange = NonNullable<OpArgs<'commitWrite'>['attrs']>[number];
+
+/**
+ * How long a deferred change may wait for its file's flush before it is committed anyway: the most
+ * another mount lags behind it (beside the pushes' milliseconds, docs/decisions.md). tar closes each
+ * file within a millisecond or two of its fchmod.
+ */
+export const DEFER_ATTRS_MS = 1000;
 
 /** Changes one file may hold before the next of them commits what it holds first. */
 export const DEFERRED_MAX = ATTR_CHANGES_MAX;

@@ -224,7 +224,7 @@ export class Files {
    */
   defer(ino: Ino, change: AttrChange): Attr | null {
     const st = this.inodes.get(ino);
-    if (!st?.writer.dirty || st.writer.deferred.length >= DEFERRED_MAX) return null;
+    if (!this.o.deferAttrsMs || !st?.writer.dirty || st.writer.deferred.length >= DEFERRED_MAX) return null;
     if (!mayDefer(this.effective(st.attr), change)) return null;
     st.writer.defer(change, timeFromMs(this.o.clock.nowMs()));
     this.deferring.add(ino);

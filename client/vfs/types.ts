@@ -41,6 +41,12 @@ export interface VfsOptions {
    * may outlast the kernel's timeout, which then revalidates from here instead of from the cluster.
    */
   namesTtlMs?: number;
+  /**
+   * How long a chmod, chown or utimens of a file with buffered writes may wait to ride on their commit
+   * (client/vfs/deferred-attrs.ts): the most another mount can lag behind it. 0 or absent: never
+   * deferred (strict mode keeps metadata operations linearizable).
+   */
+  deferAttrsMs?: number;
   /** Blocks uploading at once per file before a write waits. */
   uploadsInFlightMax?: number;
   /** Bytes read ahead of a sequential reader. */

@@ -70,6 +70,7 @@ export class FileWriter {
   private cred: Cred | null = null;
   /** chmod/chown/utimens made after the buffered writes, for the flush's last commit (deferred-attrs.ts), each with when it was made. */
   deferred: { change: AttrChange; at: Time }[] = [];
+  private deferTimer: NodeJS.Timeout | null = null;
   /** The commit of `deferred` that a write or another op waits for (settleDeferred). */
   private settling: Promise<void> | null = null;
   /** A deferred change the cluster refused after its caller was answered: reported by the next flush. */
@@ -210,9 +211,15 @@ export class FileWriter {
     this.commitTimer.unref?.();
   }
 
-  /** Holds `change` for the next flush's last commit (the caller checked mayDefer). */
+  /** Holds `change` for the next flush's last commit, or commits it o.deferAttrsMs from now (the caller checked mayDefer). */
   defer(change: AttrChange, at: Time): void {
     this.deferred.push({ change, at });
+    if (this.deferTimer) return;
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = null;
+      void this.settleDeferred();
+    }, this.o.deferAttrsMs ?? 0);
+    this.deferTimer.unref?.();
   }
 
   /**
@@ -241,6 +248,8 @@ export class FileWriter {
     const open = this.runs[this.runs.length - 1];
     if (open && !open.sealed) this.seal(open);
     const changes = this.deferred.splice(0).map((d) => d.change);
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = null;
     await this.commit(changes);
     const late = this.lateError;
     this.lateError = null;

@@ -72,3 +72,31 @@ t.test('tar -x through a mount: every member has its mode, owner, mtime and byte
   t.equal(sent.count('commitWrite'), members.length, 'one commitWrite per file');
   t.ok(sent.count('setattr') <= 3, `setattr only for the directory (${sent.count('setattr')})`);
 });
+
+t.test('a file kept open: another mount sees its fchmod within a second or two, without the close', async (t) => {
+  const a = await mountFs(t, cluster.urls);
+  const fd = openSync(join(a.dir, 'kept'), constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  t.teardown(() => closeSync(fd));
+  writeSync(fd, 'first line\n');
+  t.equal(statSync(join(b.dir, 'kept')).mode & 0o777, 0o600, 'the other mount has looked at it (and caches it)');
+  fchmodSync(fd, 0o640);
+  const t0 = Date.now();
+  while ((statSync(join(b.dir, 'kept')).mode & 0o777) !== 0o640 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  const waited = Date.now() - t0;
+  t.equal(statSync(join(b.dir, 'kept')).mode & 0o777, 0o640, `seen after ${waited} ms`);
+  t.ok(waited < 5000, 'within DEFER_ATTRS_MS and a push');
+  t.equal(statSync(join(b.dir, 'kept')).size, 11, 'with the data written before it');
+});
+
+t.test('strict mounts send each change at once', async (t) => {
+  const a = await mountFs(t, cluster.urls, { strict: true });
+  const fd = openSync(join(a.dir, 'strict'), constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  writeSync(fd, 'x');
+  futimesSync(fd, 1000, 1000);
+  fchownSync(fd, 1234, 5678);
+  fchmodSync(fd, 0o640);
+  t.equal(statSync(join(b.dir, 'strict')).mode & 0o777, 0o640, 'another mount sees the chmod before the close');
+  closeSync(fd);
+  const sent = requestsSent(await a.unmount());
+  t.equal(sent.count('setattr'), 3, 'a setattr each');
+});

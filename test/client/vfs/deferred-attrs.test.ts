@@ -16,9 +16,9 @@ const ALICE: OpContext = { uid: 1000, gid: 1000, groups: [], pid: 2 };
 const BOB: OpContext = { uid: 1001, gid: 1001, groups: [], pid: 3 };
 const ROOT_CRED = { uid: 0, gid: 0, groups: [] };
 
-async function setup() {
+async function setup(deferAttrsMs = 60_000) {
   const cluster = await FakeCluster.create();
-  const vfs = new Vfs({ cluster, clock: { nowMs: () => Date.now() }, randomHex: () => randomBytes(12).toString('hex'), log: silentLogger, pathTtlMs: 1000 });
+  const vfs = new Vfs({ cluster, clock: { nowMs: () => Date.now() }, randomHex: () => randomBytes(12).toString('hex'), log: silentLogger, pathTtlMs: 1000, deferAttrsMs });
   must(await vfs.mkdir(ROOT, '/pub', 0o777));
   return { cluster, vfs };
 }
@@ -212,5 +212,28 @@ t.test('past DEFERRED_MAX changes on one file, the buffered ones are committed a
   for (let i = 0; i < 17; i++) must(await vfs.chmod(ROOT, '/pub/f', 0o600 + i));
   t.same(sent(), { commitWrite: 1, setattr: 1 });
   t.equal((await onCluster(cluster, must(await vfs.getattr(ROOT, '/pub/f')).ino)).mode, S_IFREG | 0o620);
+  must(await vfs.release(ROOT, fd));
+});
+
+t.test('a file kept open: deferred changes are committed deferAttrsMs after they were made', async (t) => {
+  const { vfs, cluster } = await setup(100);
+  const fd = must(await vfs.create(ALICE, '/pub/f', 0o600, O_CREAT | O_WRONLY));
+  const ino = must(await vfs.getattr(ALICE, '/pub/f')).ino;
+  must(await vfs.write(ALICE, fd, 0, Buffer.from('log line\n')));
+  must(await vfs.chmod(ALICE, '/pub/f', 0o644));
+  const sent = counter(cluster);
+  await new Promise((r) => setTimeout(r, 400));
+  t.same(sent(), { commitWrite: 1, setattr: 0 }, 'committed without a close');
+  t.match(await onCluster(cluster, ino), { mode: S_IFREG | 0o644, size: 9 }, 'with the data before it');
+  must(await vfs.release(ALICE, fd));
+});
+
+t.test('strict mounts (deferAttrsMs 0) send every change at once', async (t) => {
+  const { vfs, cluster } = await setup(0);
+  const fd = must(await vfs.create(ROOT, '/pub/f', 0o600, O_CREAT | O_WRONLY));
+  must(await vfs.write(ROOT, fd, 0, Buffer.from('x')));
+  const sent = counter(cluster);
+  must(await vfs.chmod(ROOT, '/pub/f', 0o644));
+  t.same(sent(), { commitWrite: 1, setattr: 1 }, 'the data, then the chmod, in order');
   must(await vfs.release(ROOT, fd));
 });
