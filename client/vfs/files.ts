@@ -240,8 +240,8 @@ export class Files {
     const due: InodeState[] = [];
     for (const i of inos) {
       const st = this.inodes.get(i);
-      if (!st?.writer.deferred.length) this.deferring.delete(i);
-      else if (st.writer.deferred.some((d) => which(d.change))) due.push(st);
+      if (!st || (!st.writer.deferred.length && !st.writer.settling)) this.deferring.delete(i);
+      else if (st.writer.settling || st.writer.deferred.some((d) => which(d.change))) due.push(st);
     }
     if (due.length) await Promise.all(due.map((st) => st.writer.settleDeferred()));
   }

@@ -72,7 +72,7 @@ export class FileWriter {
   deferred: { change: AttrChange; at: Time }[] = [];
   private deferTimer: NodeJS.Timeout | null = null;
   /** The commit of `deferred` that a write or another op waits for (settleDeferred). */
-  private settling: Promise<void> | null = null;
+  settling: Promise<void> | null = null;
   /** A deferred change the cluster refused after its caller was answered: reported by the next flush. */
   private lateError: Errno | null = null;
   /** Sealed small runs waiting to be uploaded together, and their bytes. */
