@@ -12,7 +12,6 @@ import type { AttrChange } from './deferred-attrs.js';
 import { overlayInto } from './slices.js';
 import type { VfsOptions } from './types.js';
 
-
 /** A run of contiguous bytes written through this mount and not yet committed. */
 export interface Run {
   off: number; // file offset of buf[0]
@@ -110,8 +109,9 @@ export class FileWriter {
 
   /** Buffers a write. Synchronous up to the buffer, so writes keep their arrival order; then waits if too much is uploading. */
   async write(off: number, data: Uint8Array, cred: Cred): Promise<void> {
-    // Changes deferred before this write are committed with the data before it: a later commit would
-    // apply them after this write's bytes (an unprivileged write takes setuid that a chmod gave back).
+    // Changes deferred before this write are committed with the data before it, so they stay ordered
+    // between the two: one commit after both would let a chmod that gave setuid back outlive this
+    // unprivileged write, which must take it away again.
     if (this.deferred.length || this.settling) await this.settleDeferred();
     if (this.error) throw new FsError(this.error, `an earlier upload of inode ${this.ino} failed`);
     this.cred = cred;

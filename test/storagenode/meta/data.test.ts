@@ -61,15 +61,22 @@ t.test('commitWrite with times applies them after the data, in the same entry', 
     times: { mtime: [9, 0], cred: ALICE } }), { version: 3, mtime: [9, 0] });
 });
 
-t.test('commitWrite whose times are refused fails whole: no data, size, version or time changes', async (t) => {
-  const h = await Harness.create();
+type CommitArgs = Parameters<typeof Harness.prototype.run<'commitWrite'>>[1];
+/** ALICE's file (0666) in a directory everyone may write, and a 100-byte commitWrite of it by `cred` with `extra`. */
+async function refusable(h: Harness) {
   const pub = await h.mkdir(1, 'pub', ROOT, 0o777);
   const f = await h.create(pub.ino, 'f', ALICE, 0o666);
-  const before = await h.attr(f.ino);
   const b = h.block();
   h.nowMs += 1000;
-  const write = (times: Parameters<typeof h.run<'commitWrite'>>[1]['times'], cred = BOB) =>
-    h.errno('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred, times });
+  const commit = (extra: Partial<CommitArgs>, cred = BOB) =>
+    h.errno('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred, ...extra });
+  return { f, b, before: await h.attr(f.ino), commit };
+}
+
+t.test('commitWrite whose times are refused fails whole: no data, size, version or time changes', async (t) => {
+  const h = await Harness.create();
+  const { f, b, before, commit } = await refusable(h);
+  const write = (times: CommitArgs['times'], cred = BOB) => commit({ times }, cred);
   t.equal(await write({ mtime: [5, 6], cred: BOB }), 'EPERM', 'explicit times need the owner');
   t.equal(await write({ mtime: [5, 6], atime: 'now', cred: BOB }), 'EPERM', 'one explicit time is enough to need the owner');
   const carol = { uid: 1002, gid: 1002, groups: [] };
@@ -108,13 +115,8 @@ t.test('commitWrite attrs: chmod, chown and utimens after the data, in order, ea
 
 t.test('commitWrite whose attrs are refused fails whole', async (t) => {
   const h = await Harness.create();
-  const pub = await h.mkdir(1, 'pub', ROOT, 0o777);
-  const f = await h.create(pub.ino, 'f', ALICE, 0o666);
-  const before = await h.attr(f.ino);
-  const b = h.block();
-  h.nowMs += 1000;
-  const write = (attrs: NonNullable<Parameters<typeof h.run<'commitWrite'>>[1]['attrs']>) =>
-    h.errno('commitWrite', { ino: f.ino, slices: [{ chunk: 0, pos: 0, len: 100, block: b, off: 0 }], cred: ALICE, attrs });
+  const { f, b, before, commit } = await refusable(h);
+  const write = (attrs: CommitArgs['attrs']) => commit({ attrs }, ALICE);
   t.equal(await write([{ cred: ALICE, mode: 0o600 }, { cred: BOB, mode: 0o777 }]), 'EPERM', "the second change is not BOB's to make");
   t.equal(await write([{ cred: ALICE, uid: BOB.uid }]), 'EPERM', 'only root gives a file away');
   t.same(await h.attr(f.ino), before, 'attributes as before, the first chmod included');
