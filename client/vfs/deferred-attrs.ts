@@ -1,7 +1,7 @@
 import { ATTR_CHANGES_MAX, type OpArgs } from '../../shared/protocol/ops.js';
 import { setidDropped } from '../../shared/privs.js';
 import type { Time } from '../../shared/time.js';
-import { S_IFMT, S_ISGID, S_ISUID, type Attr } from '../../shared/types.js';
+import { S_IFMT, S_ISGID, S_ISUID, type Attr, type Cred } from '../../shared/types.js';
 import { mayAccess, W_OK } from './perms.js';
 
 /**
@@ -27,19 +27,23 @@ export const DEFER_ATTRS_MS = 1000;
 export const DEFERRED_MAX = ATTR_CHANGES_MAX;
 
 const isSet = (t: AttrChange['atime']): boolean => t !== undefined;
+const inGroup = (cred: Cred, gid: number): boolean => cred.gid === gid || cred.groups.includes(gid);
 
 /**
  * Whether the cluster is sure to accept `c` on a file with attributes `a` (storagenode/meta/ops/attrs.ts
- * decides it again at the commit): root's changes, the owner's chmod (unless it asks for setgid, which
- * may be taken away) and utimens, and 'now' times by anyone who may write. Others are sent at once,
- * so their errors reach the caller.
+ * decides it again at the commit): root's changes; the owner's chmod (unless it asks for setgid, which
+ * may be taken away), utimens, and chown that keeps the owner and gives a group the owner is in (cp -p
+ * makes one); 'now' times by anyone who may write. Others are sent at once, so their errors reach the
+ * caller.
  */
 export function mayDefer(a: Attr, c: AttrChange): boolean {
   const { cred } = c;
   if (a.type !== 'file') return false;
   if (cred.uid === 0) return true;
-  if (c.uid !== undefined || c.gid !== undefined || c.killPriv) return false;
   const owner = cred.uid === a.uid;
+  const chown = c.uid !== undefined || c.gid !== undefined;
+  if (chown && !(owner && (c.uid === undefined || c.uid === a.uid) && (c.gid === undefined || c.gid === a.gid || inGroup(cred, c.gid)))) return false;
+  if (c.killPriv && !chown) return false; // taken before a write, which would commit it at once anyway
   if (c.mode !== undefined && (!owner || c.mode & S_ISGID)) return false;
   const explicit = (isSet(c.atime) && c.atime !== 'now') || (isSet(c.mtime) && c.mtime !== 'now');
   if (explicit && !owner) return false;

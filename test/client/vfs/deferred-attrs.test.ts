@@ -237,3 +237,20 @@ t.test('strict mounts (deferAttrsMs 0) send every change at once', async (t) => 
   t.same(sent(), { commitWrite: 1, setattr: 1 }, 'the data, then the chmod, in order');
   must(await vfs.release(ROOT, fd));
 });
+
+t.test("an owner's chown that keeps her uid and gives one of her groups waits too (cp -p); one that would fail does not", async (t) => {
+  const { vfs, cluster } = await setup();
+  const carol: OpContext = { uid: 1002, gid: 1002, groups: [50], pid: 4 };
+  const fd = must(await vfs.create(carol, '/pub/f', 0o2755, O_CREAT | O_WRONLY));
+  const ino = must(await vfs.getattr(carol, '/pub/f')).ino;
+  must(await vfs.write(carol, fd, 0, Buffer.from('copied')));
+  const sent = counter(cluster);
+  must(await vfs.utimens(carol, '/pub/f', [7, 8], [5, 6]));
+  must(await vfs.chown(carol, '/pub/f', carol.uid, 50));
+  t.same(sent(), { commitWrite: 0, setattr: 0 }, 'both held');
+  t.match(must(await vfs.getattr(carol, '/pub/f')), { gid: 50, mode: S_IFREG | 0o755 }, 'the new group; setgid gone with the chown, as the cluster does');
+  t.same(await vfs.chown(carol, '/pub/f', -1, 0), { ok: false, errno: 'EPERM' }, 'a group she is not in: sent, refused');
+  t.same(sent(), { commitWrite: 1, setattr: 1 }, 'the held ones first, then the refused one');
+  must(await vfs.release(carol, fd));
+  t.match(await onCluster(cluster, ino), { gid: 50, mode: S_IFREG | 0o755, mtime: [5, 6], size: 6 });
+});
