@@ -1,8 +1,8 @@
 import { ATTR_CHANGES_MAX, type OpArgs } from '../../shared/protocol/ops.js';
-import { setidDropped } from '../../shared/privs.js';
+import { applyAttrChange } from '../../shared/attr-change.js';
 import type { Time } from '../../shared/time.js';
-import { S_IFMT, S_ISGID, S_ISUID, type Attr, type Cred } from '../../shared/types.js';
-import { mayAccess, W_OK } from './perms.js';
+import { S_ISGID, type Attr } from '../../shared/types.js';
+import { inGroup, mayAccess, W_OK } from './perms.js';
 
 /**
  * chmod, chown and utimens of a file this mount is writing wait for the commit of its buffered
@@ -27,7 +27,6 @@ export const DEFER_ATTRS_MS = 1000;
 export const DEFERRED_MAX = ATTR_CHANGES_MAX;
 
 const isSet = (t: AttrChange['atime']): boolean => t !== undefined;
-const inGroup = (cred: Cred, gid: number): boolean => cred.gid === gid || cred.groups.includes(gid);
 
 /**
  * Whether the cluster is sure to accept `c` on a file with attributes `a` (storagenode/meta/ops/attrs.ts
@@ -51,16 +50,9 @@ export function mayDefer(a: Attr, c: AttrChange): boolean {
   return true;
 }
 
-/** `a` after `c`, as the state machine applies it (mode, owner, privileges, times, ctime). */
+/** `a` after `c`, as the state machine applies it (shared/attr-change.ts). */
 export function applyChange(a: Attr, c: AttrChange, now: Time): Attr {
   const out = { ...a };
-  if (c.mode !== undefined) out.mode = (out.mode & S_IFMT) | (c.mode & 0o7777);
-  if (c.uid !== undefined) out.uid = c.uid;
-  if (c.gid !== undefined) out.gid = c.gid;
-  if ((c.uid !== undefined || c.gid !== undefined) && c.cred.uid !== 0) out.mode &= ~(S_ISUID | S_ISGID);
-  if (c.killPriv) out.mode &= ~setidDropped(out.mode, out.gid, c.cred);
-  if (c.atime !== undefined) out.atime = c.atime === 'now' ? now : c.atime;
-  if (c.mtime !== undefined) out.mtime = c.mtime === 'now' ? now : c.mtime;
-  out.ctime = now;
+  applyAttrChange(out, c, now);
   return out;
 }

@@ -236,9 +236,13 @@ export class Files {
    * the writes before them, for an op whose outcome they may decide. Errors wait for the file's close.
    */
   async settleDeferred(ino?: Ino, which: (c: AttrChange) => boolean = () => true): Promise<void> {
-    const inos = ino === undefined ? [...this.deferring] : [ino];
+    if (ino !== undefined) { // every write asks: no allocation when nothing is held
+      const w = this.inodes.get(ino)?.writer;
+      if (w && (w.settling || w.deferred.some((d) => which(d.change)))) await w.settleDeferred();
+      return;
+    }
     const due: InodeState[] = [];
-    for (const i of inos) {
+    for (const i of [...this.deferring]) {
       const st = this.inodes.get(i);
       if (!st || (!st.writer.deferred.length && !st.writer.settling)) this.deferring.delete(i);
       else if (st.writer.settling || st.writer.deferred.some((d) => which(d.change))) due.push(st);

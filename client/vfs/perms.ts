@@ -39,9 +39,13 @@ export function mayAccess(attr: Attr, cred: Cred, mask: number): boolean {
   }
   let bits: number;
   if (cred.uid === attr.uid) bits = perm >> 6;
-  else if (cred.gid === attr.gid || cred.groups.includes(attr.gid)) bits = perm >> 3;
+  else if (inGroup(cred, attr.gid)) bits = perm >> 3;
   else bits = perm;
   return (bits & mask & 7) === (mask & 7);
+}
+
+export function inGroup(cred: Cred, gid: number): boolean {
+  return cred.gid === gid || cred.groups.includes(gid);
 }
 
 /** open(2)'s O_DIRECTORY and O_NOFOLLOW refusals (throws FsError). */

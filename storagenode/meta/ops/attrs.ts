@@ -1,11 +1,12 @@
 import type { Errno } from '../../../shared/errno.js';
 import type { OpArgs } from '../../../shared/protocol/ops.js';
-import { S_IFMT, S_ISGID, S_ISUID, type Cred } from '../../../shared/types.js';
+import { applyAttrChange } from '../../../shared/attr-change.js';
+import { S_ISGID, type Cred } from '../../../shared/types.js';
 import type { InodeRec } from '../records.js';
 import type { Tx } from '../tx.js';
 import { inGroup, isOwner } from './common.js';
-import { dropPrivs } from './privs.js';
-import { checkTimes, setTimes } from './times.js';
+import { dropCaps } from './privs.js';
+import { checkTimes } from './times.js';
 
 /**
  * chmod, chown and utimens: their rules and their effect on an inode record. setattr runs one
@@ -32,14 +33,6 @@ function checkChown(rec: InodeRec, cred: Cred, uid: number | undefined, gid: num
   return undefined;
 }
 
-function applyOwnership(rec: InodeRec, cred: Cred, a: AttrChange): void {
-  if (a.uid === undefined && a.gid === undefined) return;
-  if (a.uid !== undefined) rec.uid = a.uid;
-  if (a.gid !== undefined) rec.gid = a.gid;
-  // A non-root chown of a non-directory drops setuid/setgid, so ownership cannot be laundered.
-  if (cred.uid !== 0 && rec.type !== 'dir') rec.mode &= ~(S_ISUID | S_ISGID);
-}
-
 /** What setattr changes besides the size; commitWrite's `attrs` carry the same (ops/data.ts). */
 export type AttrChange = Omit<OpArgs<'setattr'>, 'ino' | 'size' | 'session' | 'seq' | 'releases' | 'opens'>;
 
@@ -55,12 +48,9 @@ export function checkChange(rec: InodeRec, a: AttrChange): Errno | { mode?: numb
 }
 
 export async function applyChange(tx: Tx, rec: InodeRec, a: AttrChange, mode: number | undefined): Promise<void> {
-  if (mode !== undefined) rec.mode = (rec.mode & S_IFMT) | mode;
-  applyOwnership(rec, a.cred, a);
+  applyAttrChange(rec, { ...a, mode }, tx.now);
   // Needs no right of its own: it only takes privileges away (the kernel forces it the same way).
-  if (a.killPriv) await dropPrivs(tx, rec, a.cred);
-  setTimes(rec, a, tx.now);
-  rec.ctime = tx.now;
+  if (a.killPriv && rec.type !== 'dir') await dropCaps(tx, rec.ino);
 }
 
 /** One chmod/chown/utimens on `rec` (not stored): the errno that refuses it, or undefined once applied. */
